@@ -1,0 +1,250 @@
+"""``MotionBatch``: a padded batch of SMPL body sequences, the input of every metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from .body.model import BodyModel, BodyOutput
+from .errors import HumanScoreError, InputValueError, ShapeError
+from .shapes import check_shape
+
+_POSE_FIELDS = ("global_orient", "body_pose", "transl", "betas")
+_FRAME_FIELDS = ("global_orient", "body_pose", "transl", "joints", "vertices", "detections")
+
+
+@dataclass
+class MotionBatch:
+    """One batch of motion sequences, padded to the longest.
+
+    SMPL parameters (all optional when ``joints`` is given, e.g. raw 3D keypoints):
+        global_orient: (B, T, 3) axis-angle or (B, T, 3, 3) rotation matrices.
+        body_pose: (B, T, 23, 3) axis-angle or (B, T, 23, 3, 3) rotation matrices.
+        transl: (B, T, 3) root translation in metres.
+        betas: (B, K) per sequence or (B, T, K) per frame.
+    Always:
+        fps: (B,) frames per second, > 0.
+        mask: (B, T) bool, True on valid frames. Non-finite frames are removed from it at
+            construction and counted in ``nonfinite_frames``.
+    Optional:
+        joints: (B, T, J, 3) precomputed joints in metres (used instead of the body model).
+        vertices: (B, T, V, 3) precomputed vertices in metres.
+        detections: (B, T, C) per-frame artifact-detector confidence per class in [0, 1].
+        metadata: one dict per sequence (model name, prompt, intensity tag, path, ...).
+
+    World frame: y up, gravity (0, -9.81, 0). Joints and vertices from the body model are
+    computed once per body by :meth:`posed` and shared by all metrics.
+    """
+
+    fps: torch.Tensor
+    mask: torch.Tensor
+    global_orient: Optional[torch.Tensor] = None
+    body_pose: Optional[torch.Tensor] = None
+    transl: Optional[torch.Tensor] = None
+    betas: Optional[torch.Tensor] = None
+    joints: Optional[torch.Tensor] = None
+    vertices: Optional[torch.Tensor] = None
+    detections: Optional[torch.Tensor] = None
+    metadata: List[Dict[str, Any]] = field(default_factory=list)
+    nonfinite_frames: Optional[torch.Tensor] = None
+    _posed_cache: Dict[Tuple[int, bool], BodyOutput] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sizes = check_shape(self.mask, "B T", "mask")
+        if self.mask.dtype != torch.bool:
+            raise ShapeError(f"mask: expected dtype torch.bool, got {self.mask.dtype}")
+        check_shape(self.fps, "B", "fps", sizes)
+        if not torch.is_floating_point(self.fps):
+            self.fps = self.fps.to(torch.get_default_dtype())
+        if not bool(torch.isfinite(self.fps).all()) or bool((self.fps <= 0).any()):
+            raise InputValueError(f"fps: expected finite values > 0, got {self.fps.tolist()}")
+        has_smpl = self.global_orient is not None or self.body_pose is not None
+        if has_smpl:
+            if self.global_orient is None or self.body_pose is None:
+                raise HumanScoreError("global_orient and body_pose: give both or neither")
+            matrices = self.body_pose.dim() == 5
+            check_shape(self.global_orient, "B T 3 3" if matrices else "B T 3", "global_orient", sizes)
+            check_shape(self.body_pose, "B T 23 3 3" if matrices else "B T 23 3", "body_pose", sizes)
+            if self.transl is None:
+                self.transl = self.global_orient.new_zeros(sizes["B"], sizes["T"], 3)
+            check_shape(self.transl, "B T 3", "transl", sizes)
+            if self.betas is not None:
+                check_shape(self.betas, "B T K" if self.betas.dim() == 3 else "B K", "betas", sizes)
+        elif self.joints is None:
+            raise HumanScoreError("MotionBatch: needs SMPL parameters (global_orient, body_pose) or joints")
+        if self.joints is not None:
+            check_shape(self.joints, "B T J 3", "joints", sizes)
+        if self.vertices is not None:
+            check_shape(self.vertices, "B T V 3", "vertices", sizes)
+        if self.detections is not None:
+            check_shape(self.detections, "B T C", "detections", sizes)
+        if self.metadata and len(self.metadata) != sizes["B"]:
+            raise ShapeError(f"metadata: expected {sizes['B']} dicts (one per sequence), got {len(self.metadata)}")
+        if not self.metadata:
+            self.metadata = [{} for _ in range(sizes["B"])]
+        self._mask_nonfinite()
+
+    def _mask_nonfinite(self) -> None:
+        """Drop frames with NaN/inf from the mask, count them, and zero them so nothing downstream
+        sees a NaN (a zero frame is never scored: it is masked)."""
+        finite = torch.ones_like(self.mask)
+        for name in _FRAME_FIELDS + ("betas",):
+            value = getattr(self, name)
+            if value is None or (name == "betas" and value.dim() == 2):
+                continue
+            finite &= torch.isfinite(value.flatten(2)).all(-1)
+        if self.betas is not None and self.betas.dim() == 2:
+            finite &= torch.isfinite(self.betas).all(-1, keepdim=True)
+        bad = self.mask & ~finite
+        self.nonfinite_frames = bad.sum(1) + (0 if self.nonfinite_frames is None else self.nonfinite_frames)
+        self.mask = self.mask & finite
+        if bool(bad.any()):
+            for name in _FRAME_FIELDS + ("betas",):
+                value = getattr(self, name)
+                if value is not None:
+                    setattr(self, name, torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_sequences(
+        cls,
+        sequences: Sequence[Dict[str, Any]],
+        fps: Optional[Sequence[float]] = None,
+        metadata: Optional[Sequence[Dict[str, Any]]] = None,
+    ) -> "MotionBatch":
+        """Pad variable-length sequences into one batch.
+
+        Args:
+            sequences: one dict per sequence with per-frame tensors of leading size T_i
+                (``global_orient`` (T_i, 3), ``body_pose`` (T_i, 23, 3), ``transl`` (T_i, 3),
+                optional ``joints``, ``vertices``, ``detections``) and ``betas`` (K,) or (T_i, K);
+                may also hold ``fps`` and ``metadata``.
+            fps: one rate per sequence, if the dicts do not hold it.
+            metadata: one dict per sequence, if the dicts do not hold it.
+
+        Returns:
+            a MotionBatch with T = max T_i and ``mask`` marking the real frames.
+        """
+        if len(sequences) == 0:
+            raise HumanScoreError("sequences: expected at least one sequence, got none")
+        fps_list = list(fps) if fps is not None else [s.get("fps") for s in sequences]
+        if len(fps_list) != len(sequences) or any(f is None for f in fps_list):
+            raise HumanScoreError(f"fps: expected one rate per sequence ({len(sequences)}), got {fps_list}")
+        lengths = []
+        for i, seq in enumerate(sequences):
+            frame_keys = [k for k in _FRAME_FIELDS if seq.get(k) is not None]
+            if not frame_keys:
+                raise HumanScoreError(f"sequences[{i}]: no per-frame field among {_FRAME_FIELDS}")
+            n = {int(torch.as_tensor(seq[k]).shape[0]) for k in frame_keys}
+            if len(n) != 1:
+                raise ShapeError(f"sequences[{i}]: per-frame fields disagree on the number of frames: "
+                                 f"{ {k: tuple(torch.as_tensor(seq[k]).shape) for k in frame_keys} }")
+            lengths.append(n.pop())
+        t_max = max(lengths)
+        batch: Dict[str, Any] = {}
+        for name in _FRAME_FIELDS + ("betas",):
+            present = [seq.get(name) is not None for seq in sequences]
+            if not any(present):
+                continue
+            if not all(present):
+                raise HumanScoreError(f"sequences: {name!r} is given for some sequences but not all")
+            values = [torch.as_tensor(seq[name]) for seq in sequences]
+            if name == "betas" and all(v.dim() == 1 for v in values):
+                batch[name] = torch.stack(values)
+                continue
+            if name == "betas":
+                values = [v.expand(n, -1) if v.dim() == 1 else v for v, n in zip(values, lengths)]
+            padded = values[0].new_zeros((len(values), t_max) + tuple(values[0].shape[1:]))
+            for i, (v, n) in enumerate(zip(values, lengths)):
+                if v.shape[1:] != padded.shape[2:]:
+                    raise ShapeError(f"sequences[{i}].{name}: shape {tuple(v.shape)} differs from "
+                                     f"sequences[0].{name} {tuple(values[0].shape)} beyond the frame axis")
+                padded[i, :n] = v
+            batch[name] = padded
+        mask = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]
+        meta = list(metadata) if metadata is not None else [dict(s.get("metadata", {})) for s in sequences]
+        return cls(fps=torch.as_tensor(fps_list, dtype=torch.get_default_dtype()), mask=mask,
+                   metadata=meta, **batch)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def batch_size(self) -> int:
+        return self.mask.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        """T, the padded length."""
+        return self.mask.shape[1]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(B,) number of valid frames per sequence."""
+        return self.mask.sum(1)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mask.device
+
+    def __len__(self) -> int:
+        return self.batch_size
+
+    # ------------------------------------------------------------------ transforms
+    def to(self, device=None, dtype: Optional[torch.dtype] = None) -> "MotionBatch":
+        """Move every tensor to ``device``; cast floating tensors (not fps, mask) to ``dtype``."""
+        def move(name: str, value):
+            if not isinstance(value, torch.Tensor):
+                return value
+            cast = dtype if (dtype is not None and value.is_floating_point() and name != "fps") else None
+            return value.to(device=device, dtype=cast)
+        moved = {f.name: move(f.name, getattr(self, f.name)) for f in fields(self) if f.name != "_posed_cache"}
+        moved["metadata"] = [dict(m) for m in self.metadata]
+        return MotionBatch(**moved)
+
+    def select(self, index: Sequence[int]) -> "MotionBatch":
+        """The sequences at ``index`` (a list of batch positions), as a new batch."""
+        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.device)
+        values = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "_posed_cache":
+                continue
+            if isinstance(value, torch.Tensor):
+                values[f.name] = value.index_select(0, idx)
+            elif f.name == "metadata":
+                values[f.name] = [dict(value[i]) for i in idx.tolist()]
+        return MotionBatch(**values)
+
+    def chunks(self, size: int) -> List["MotionBatch"]:
+        """Split into batches of at most ``size`` sequences (for bounded memory)."""
+        if size <= 0:
+            raise InputValueError(f"size: expected a positive chunk size, got {size}")
+        return [self.select(range(s, min(s + size, self.batch_size))) for s in range(0, self.batch_size, size)]
+
+    # ------------------------------------------------------------------ body
+    def posed(self, body: Optional[BodyModel], need_vertices: bool = False) -> BodyOutput:
+        """Joints (B, T, 24, 3) and, if asked, vertices (B, T, V, 3), computed once per body.
+
+        Precomputed ``joints``/``vertices`` are used as given. Padded frames hold the pose of
+        zeros; they are excluded by ``mask`` downstream.
+        """
+        if self.joints is not None and (not need_vertices or self.vertices is not None):
+            return BodyOutput(joints=self.joints, vertices=self.vertices)
+        if self.body_pose is None:
+            raise HumanScoreError("vertices were asked for, but the batch has only joints (no SMPL parameters)")
+        if body is None:
+            raise HumanScoreError("body: a BodyModel is needed to pose SMPL parameters")
+        for (key, with_vertices), out in self._posed_cache.items():
+            if key == id(body) and (with_vertices or not need_vertices):
+                return out
+        betas = self.betas
+        if betas is not None and betas.dim() == 2:
+            betas = betas[:, None, :].expand(-1, self.num_frames, -1)
+        out = body(self.global_orient, self.body_pose, betas, self.transl, need_vertices=need_vertices)
+        self._posed_cache[(id(body), need_vertices)] = out
+        return out
+
+    def with_fields(self, **changes: Any) -> "MotionBatch":
+        """A copy with some fields replaced (validated again, cache dropped)."""
+        return replace(self, _posed_cache={}, **changes)
