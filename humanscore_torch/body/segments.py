@@ -8,6 +8,7 @@ import torch
 
 from ..config import load_config
 from ..errors import HumanScoreError
+from ..shapes import check_shape
 from .skeleton import JOINT_INDEX, NUM_JOINTS
 
 
@@ -40,3 +41,42 @@ def segment_mass_fractions(
         missing = [n for n, i in JOINT_INDEX.items() if fractions[i] <= 0]
         raise HumanScoreError(f"segment_masses: parts without mass: {missing}")
     return fractions / fractions.sum()
+
+
+def com_joint_weights(sex: str = "neutral", config: Optional[Dict[str, Any]] = None) -> torch.Tensor:
+    """Whole-body centre of mass as a fixed linear combination of the 24 joints.
+
+    Each part's centre of mass lies on a line between two joints (``com_location`` in the
+    config); weighting those points by the part masses gives one weight per joint, so
+    ``com = sum_j w_j * joint_j``: linear, differentiable, and usable on raw keypoints.
+
+    Returns:
+        (24,) float64 weights summing to 1.
+    """
+    config = load_config("segment_masses") if config is None else config
+    masses = segment_mass_fractions(sex, config)
+    weights = torch.zeros(NUM_JOINTS, dtype=torch.float64)
+    locations = config.get("com_location", {})
+    for part, index in JOINT_INDEX.items():
+        if part not in locations:
+            raise HumanScoreError(f"segment_masses: com_location lacks part {part!r}")
+        loc = locations[part]
+        a, b, at = JOINT_INDEX[loc["from"]], JOINT_INDEX[loc["to"]], float(loc["at"])
+        weights[a] += masses[index] * (1.0 - at)
+        weights[b] += masses[index] * at
+    return weights
+
+
+def center_of_mass(joints: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Whole-body centre of mass from SMPL joints.
+
+    Args:
+        joints: (..., 24, 3) joint positions in metres.
+        weights: (24,) from :func:`com_joint_weights`; the shipped config's when None.
+
+    Returns:
+        (..., 3) centre of mass in metres.
+    """
+    check_shape(joints, "... 24 3", "joints")
+    weights = com_joint_weights() if weights is None else weights
+    return torch.einsum("...jc,j->...c", joints, weights.to(joints))
