@@ -235,9 +235,11 @@ class MotionBatch:
             raise HumanScoreError("vertices were asked for, but the batch has only joints (no SMPL parameters)")
         if body is None:
             raise HumanScoreError("body: a BodyModel is needed to pose SMPL parameters")
-        for (key, with_vertices), out in self._posed_cache.items():
-            if key == id(body) and (with_vertices or not need_vertices):
-                return out
+        # A result with vertices also serves a later request for joints only.
+        for with_vertices in (True,) if need_vertices else (True, False):
+            cached = self._posed_cache.get((id(body), with_vertices))
+            if cached is not None:
+                return cached
         betas = self.betas
         if betas is not None and betas.dim() == 2:
             betas = betas[:, None, :].expand(-1, self.num_frames, -1)

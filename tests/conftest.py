@@ -44,3 +44,37 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def make_smpl_arrays(num_vertices: int = 600, num_faces: int = 200, seed: int = 0):
+    """A random body in SMPL's file layout (the test writes it itself; it is not SMPL).
+
+    Skinning weights are peaked, the regressor is non-negative with rows summing to 1, and the
+    pose correctives are non-zero, so every term of LBS is exercised.
+    """
+    import numpy as np
+
+    from humanscore_torch.body.skeleton import PARENTS
+
+    rng = np.random.default_rng(seed)
+    weights = rng.random((num_vertices, 24)) ** 6
+    weights /= weights.sum(1, keepdims=True)
+    regressor = rng.random((24, num_vertices)) * (rng.random((24, num_vertices)) < 0.05)
+    regressor /= regressor.sum(1, keepdims=True)
+    return {
+        "v_template": rng.normal(size=(num_vertices, 3)) * 0.3,
+        "shapedirs": rng.normal(size=(num_vertices, 3, 10)) * 0.01,
+        "posedirs": rng.normal(size=(num_vertices, 3, 207)) * 0.01,
+        "J_regressor": regressor,
+        "weights": weights,
+        "kintree_table": np.array([[2**32 - 1] + list(PARENTS[1:]), list(range(24))], dtype=np.int64),
+        "f": rng.integers(0, num_vertices, size=(num_faces, 3)),
+    }
+
+
+@pytest.fixture(scope="session")
+def small_body():
+    """A small random SMPL-layout body for tests that need any body, not the default one."""
+    from humanscore_torch.body import BodyModel
+
+    return BodyModel(make_smpl_arrays(), name="random-test-body")
