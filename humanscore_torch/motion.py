@@ -52,12 +52,11 @@ class MotionBatch:
     _posed_cache: Dict[Tuple[int, bool], BodyOutput] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._normalise_tensors()
         sizes = check_shape(self.mask, "B T", "mask")
         if self.mask.dtype != torch.bool:
             raise ShapeError(f"mask: expected dtype torch.bool, got {self.mask.dtype}")
         check_shape(self.fps, "B", "fps", sizes)
-        if not torch.is_floating_point(self.fps):
-            self.fps = self.fps.to(torch.get_default_dtype())
         if not bool(torch.isfinite(self.fps).all()) or bool((self.fps <= 0).any()):
             raise InputValueError(f"fps: expected finite values > 0, got {self.fps.tolist()}")
         has_smpl = self.global_orient is not None or self.body_pose is not None
@@ -85,6 +84,23 @@ class MotionBatch:
         if not self.metadata:
             self.metadata = [{} for _ in range(sizes["B"])]
         self._mask_nonfinite()
+
+    def _normalise_tensors(self) -> None:
+        """One device for all tensors; float16/bfloat16/integer inputs computed in float32
+        (third differences times fps^3 overflow float16 and lose all precision in bfloat16)."""
+        if not isinstance(self.mask, torch.Tensor):
+            raise ShapeError(f"mask: expected a bool torch.Tensor of shape (B, T), got {type(self.mask).__name__}")
+        for name in ("fps",) + _POSE_FIELDS + _FRAME_FIELDS[3:]:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, torch.Tensor):
+                raise ShapeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+            if value.device != self.mask.device:
+                raise HumanScoreError(f"{name}: on device {value.device}, but mask is on {self.mask.device}; "
+                                      "expected all tensors on one device (use MotionBatch.to)")
+            if not value.is_floating_point() or torch.finfo(value.dtype).bits < 32:
+                setattr(self, name, value.to(torch.float32))
 
     def _mask_nonfinite(self) -> None:
         """Drop frames with NaN/inf from the mask, count them, and zero them so nothing downstream

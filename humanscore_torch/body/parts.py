@@ -1,0 +1,178 @@
+"""Part structure of an SMPL-compatible body, for self-penetration.
+
+Each vertex belongs to the part (one of the 24 SMPL joints) with the largest skinning weight;
+each face to the part with the largest summed weight over its three vertices. Two parts *may
+touch* (their surfaces can meet or fold into each other without that being a penetration)
+when they are
+
+* the same part or adjacent in the kinematic tree (knee folds thigh onto calf),
+* joined on the mesh: a face of one shares a vertex with a face of the other,
+* close on the surface at rest: the edge-graph (geodesic) distance between them in the rest
+  pose is below ``surface_gap_m`` (parts separated by a thin band of a third part, e.g. the
+  armpit between upper arm and chest).
+
+Intersections between parts that may touch are skin folding and LBS artefacts, not
+penetrations; every other pair is checked. The structure depends only on the rest mesh and
+the weights, so it is computed once per body and cached (:func:`part_structure`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, fields
+from typing import Dict, Optional, Sequence
+
+import torch
+
+from ..config import load_config
+from ..errors import BodyModelError
+from ..shapes import check_shape
+from .skeleton import NUM_JOINTS, PARENTS
+
+
+@dataclass(frozen=True)
+class PartStructure:
+    """Which faces belong to which part, and which part pairs may touch.
+
+    Attributes:
+        faces: (F, 3) int64 vertex indices.
+        vertex_parts: (V,) int64 part of each vertex (0..P-1).
+        face_parts: (F,) int64 part of each face.
+        may_touch: (P, P) bool, symmetric, True on the diagonal: pairs never reported.
+        rest_edge_length: () mean edge length of the rest mesh in metres (a scale hint).
+    """
+
+    faces: torch.Tensor
+    vertex_parts: torch.Tensor
+    face_parts: torch.Tensor
+    may_touch: torch.Tensor
+    rest_edge_length: torch.Tensor
+
+    @property
+    def num_parts(self) -> int:
+        return self.may_touch.shape[0]
+
+    def to(self, device: torch.device) -> "PartStructure":
+        """The same structure with every tensor on ``device``."""
+        return PartStructure(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+
+def _edges(faces: torch.Tensor) -> torch.Tensor:
+    """(E, 2) undirected edges of a triangle mesh, each once."""
+    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    return torch.unique(torch.sort(e, dim=1).values, dim=0)
+
+
+def surface_distance_to_parts(
+    rest_vertices: torch.Tensor, faces: torch.Tensor, vertex_parts: torch.Tensor,
+    num_parts: int, cutoff: float,
+) -> torch.Tensor:
+    """Edge-graph distance along the rest surface from each vertex to each part.
+
+    Args:
+        rest_vertices: (V, 3) metres.
+        faces: (F, 3) int64.
+        vertex_parts: (V,) int64 in [0, num_parts).
+        num_parts: P.
+        cutoff: distances beyond it (metres) are not needed and come back as inf.
+
+    Returns:
+        (V, P) distances in metres (0 on the part itself, inf beyond ``cutoff``).
+    """
+    edges = _edges(faces)
+    src = torch.cat([edges[:, 0], edges[:, 1]])
+    dst = torch.cat([edges[:, 1], edges[:, 0]])
+    length = (rest_vertices[src] - rest_vertices[dst]).norm(dim=1)
+    dist = torch.full((rest_vertices.shape[0], num_parts), float("inf"), dtype=rest_vertices.dtype)
+    dist[torch.arange(len(vertex_parts)), vertex_parts] = 0.0
+    # Bellman-Ford relaxation on the edge graph (offline, once per body); distances past
+    # the cutoff are dropped so the front stops there.
+    for _ in range(rest_vertices.shape[0]):
+        relaxed = dist.scatter_reduce(0, dst[:, None].expand(-1, num_parts), dist[src] + length[:, None], "amin")
+        relaxed = torch.where(relaxed > cutoff, torch.full_like(relaxed, float("inf")), relaxed)
+        if torch.equal(relaxed, dist):
+            break
+        dist = relaxed
+    return dist
+
+
+def build_part_structure(
+    faces: torch.Tensor,
+    rest_vertices: torch.Tensor,
+    weights: torch.Tensor,
+    parents: Sequence[int] = PARENTS,
+    surface_gap_m: Optional[float] = None,
+) -> PartStructure:
+    """Compute the part structure of a body (see the module docstring).
+
+    Args:
+        faces: (F, 3) int64 vertex indices.
+        rest_vertices: (V, 3) rest-pose vertices in metres.
+        weights: (V, P) skinning weights.
+        parents: parent of each of the P parts (-1 for the root).
+        surface_gap_m: rest geodesic distance (metres) under which two parts may touch;
+            ``configs/self_penetration.yaml`` (``parts.surface_gap_m``) when None.
+
+    Returns:
+        the PartStructure on the CPU.
+    """
+    sizes = check_shape(faces, "F 3", "faces")
+    check_shape(rest_vertices, "V 3", "rest_vertices", sizes)
+    check_shape(weights, "V P", "weights", sizes)
+    num_parts = weights.shape[1]
+    if len(parents) != num_parts:
+        raise BodyModelError(f"parents: expected {num_parts} entries (one per weight column), got {len(parents)}")
+    if surface_gap_m is None:
+        surface_gap_m = float(load_config("self_penetration")["parts"]["surface_gap_m"])
+    faces = faces.detach().cpu().long()
+    rest = rest_vertices.detach().cpu().double()
+    weights = weights.detach().cpu().double()
+    vertex_parts = weights.argmax(1)
+    face_parts = weights[faces].sum(1).argmax(1)
+
+    may_touch = torch.eye(num_parts, dtype=torch.bool)
+    for child, parent in enumerate(parents):
+        if parent >= 0:
+            may_touch[child, parent] = may_touch[parent, child] = True
+    # Joined on the mesh: a vertex used by faces of several parts joins all of them.
+    vertex_face_parts = torch.zeros(rest.shape[0], num_parts, dtype=torch.bool)
+    vertex_face_parts[faces.reshape(-1), face_parts.repeat_interleave(3)] = True
+    joined = vertex_face_parts.double()
+    may_touch |= (joined.T @ joined) > 0
+    # Close on the rest surface (vertex labels and face labels both count as presence).
+    presence = vertex_face_parts.clone()
+    presence[torch.arange(len(vertex_parts)), vertex_parts] = True
+    dist = surface_distance_to_parts(rest, faces, vertex_parts, num_parts, surface_gap_m)
+    near = dist < surface_gap_m  # (V, P): vertex v lies within the gap of part p
+    may_touch |= (presence.double().T @ near.double()) > 0
+    may_touch |= may_touch.clone().T
+    edges = _edges(faces)
+    edge_length = (rest[edges[:, 0]] - rest[edges[:, 1]]).norm(dim=1).mean()
+    return PartStructure(faces=faces, vertex_parts=vertex_parts, face_parts=face_parts,
+                         may_touch=may_touch, rest_edge_length=edge_length.float())
+
+
+_CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[str, PartStructure]]" = weakref.WeakKeyDictionary()
+
+
+def part_structure(body: torch.nn.Module, device: Optional[torch.device] = None) -> PartStructure:
+    """The part structure of a BodyModel, computed once per body and cached (per device).
+
+    Args:
+        body: a :class:`~humanscore_torch.body.BodyModel` (faces, v_template, weights).
+        device: where the tensors should live; the body's device when None.
+
+    Returns:
+        the cached PartStructure.
+    """
+    device = torch.device(device) if device is not None else body.faces.device
+    per_device = _CACHE.setdefault(body, {})
+    if "cpu" not in per_device:
+        if body.weights.shape[1] != NUM_JOINTS:
+            raise BodyModelError(f"{body.name}: expected skinning weights over {NUM_JOINTS} joints, "
+                                 f"got {body.weights.shape[1]}")
+        per_device["cpu"] = build_part_structure(body.faces, body.v_template, body.weights, body.parents)
+    key = str(device)
+    if key not in per_device:
+        per_device[key] = per_device["cpu"].to(device)
+    return per_device[key]

@@ -1,0 +1,508 @@
+"""Self-penetration of the posed mesh (spec 4.4): exact detection, depth, smooth penalty.
+
+Pipeline, batched over frames (no Python loop over frames or faces):
+
+1. **Broad phase.** Per frame, the bounding box of each part; a face is *active* when its box
+   overlaps the box of a part it may not touch (:mod:`humanscore_torch.body.parts`). Active
+   faces are hashed into a uniform grid (cell = the largest active face, so a face covers at
+   most 2x2x2 cells); sorting the (frame, cell) keys groups faces sharing a cell, and every
+   pair in a group of two parts that may not touch, whose boxes overlap, is a candidate. A
+   pair is kept only in the cell holding the low corner of its box overlap, so it is tested
+   once.
+2. **Exact test.** Two triangles in general position intersect iff an edge of one crosses
+   the other, decided by signs of 3x3 determinants (orientation predicates) evaluated in
+   float64: 6 vertex-plane and 9 edge-edge determinants per pair. Degenerate triangles
+   (zero area) and exactly coplanar pairs (measure zero for posed meshes) are reported as not
+   intersecting.
+3. **Depth.** A vertex of part ``a`` is inside another part when its generalized winding
+   number with respect to the faces of every part ``a`` may not touch is above 1/2 in
+   magnitude. Those faces close the rest of the body up to holes where ``a``'s neighbours
+   attach, so the test is robust although single parts are open. Its depth is its distance
+   to the nearest of those faces. Only vertices of parts found intersecting, inside the
+   other part's box, are queried.
+4. **Penalty.** Sum of squared depths of the inside vertices: zero when nothing is inside,
+   continuously differentiable (depth -> 0 at the surface), its gradient moves each inside
+   vertex towards the nearest outside surface and that surface towards the vertex.
+
+Units: metres in, depths reported in millimetres.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+from ..body.parts import PartStructure, part_structure
+from ..config import load_config
+from ..errors import InputValueError, ShapeError
+from ..shapes import check_floating, check_shape
+from .result import MetricResult
+from .scoring import score_from_config
+
+# Cell coordinates take 14 bits per axis in the hash key, the frame index the upper bits.
+_CELL_BITS = 14
+_MAX_CELLS = (1 << _CELL_BITS) - 2
+# Queries x faces handled at once by the dense winding-number/distance kernels.
+_QUERY_BLOCK = 1 << 20
+
+
+# ---------------------------------------------------------------------------------- exact test
+def _orient(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """det[b - a, c - a, d - a] over the last axis (positive: d above the plane abc)."""
+    return torch.linalg.cross(b - a, c - a, dim=-1).mul(d - a).sum(-1)
+
+
+def triangles_intersect(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Exact test whether triangle pairs intersect (touching counts).
+
+    Args:
+        first: (K, 3, 3) vertices of the first triangles (metres).
+        second: (K, 3, 3) vertices of the second triangles.
+
+    Returns:
+        (K,) bool. Evaluated in float64; degenerate and exactly coplanar pairs are False.
+    """
+    sizes = check_shape(first, "K 3 3", "first")
+    check_shape(second, "K 3 3", "second", sizes)
+    p = first.double()
+    q = second.double()
+    p_next, q_next = p.roll(-1, dims=1), q.roll(-1, dims=1)
+    # Side of each vertex of one triangle relative to the other's plane.
+    side_p = _orient(q[:, None, 0], q[:, None, 1], q[:, None, 2], p)  # (K, 3)
+    side_q = _orient(p[:, None, 0], p[:, None, 1], p[:, None, 2], q)
+    # edge_edge[k, i, j] = orient(p_i, p_i+1, q_j, q_j+1); swapping the two edges is an even
+    # permutation, so the same numbers serve both directions.
+    edge_edge = _orient(p[:, :, None], p_next[:, :, None], q[:, None, :], q_next[:, None, :])
+    # An edge crosses the other triangle iff its ends straddle that plane and it passes on the
+    # same side of all three edges of the other triangle.
+    straddle_p = side_p * side_p.roll(-1, dims=1) <= 0
+    straddle_q = side_q * side_q.roll(-1, dims=1) <= 0
+    p_through_q = straddle_p & ((edge_edge >= 0).all(2) | (edge_edge <= 0).all(2))
+    q_through_p = straddle_q & ((edge_edge >= 0).all(1) | (edge_edge <= 0).all(1))
+    coplanar = (side_p == 0).all(1) | (side_q == 0).all(1)
+    return (p_through_q.any(1) | q_through_p.any(1)) & ~coplanar
+
+
+# ---------------------------------------------------------------------------------- broad phase
+def _box_overlap(lo_a, hi_a, lo_b, hi_b) -> torch.Tensor:
+    return ((lo_a <= hi_b) & (lo_b <= hi_a)).all(-1)
+
+
+def _candidate_pairs(
+    triangles: torch.Tensor, structure: PartStructure
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Face pairs of parts that may not touch whose bounding boxes overlap.
+
+    Args:
+        triangles: (N, F, 3, 3) posed triangles.
+        structure: the body's part structure (same device).
+
+    Returns:
+        frame (K,), face_a (K,), face_b (K,) int64, each pair once, face_a's part < face_b's
+        part or (same part order) either way.
+    """
+    n_frames, n_faces = triangles.shape[:2]
+    parts, num_parts = structure.face_parts, structure.num_parts
+    lo, hi = triangles.amin(2), triangles.amax(2)  # (N, F, 3)
+    index = parts[None, :, None].expand(n_frames, n_faces, 3)
+    part_lo = lo.new_full((n_frames, num_parts, 3), math.inf).scatter_reduce(1, index, lo, "amin")
+    part_hi = hi.new_full((n_frames, num_parts, 3), -math.inf).scatter_reduce(1, index, hi, "amax")
+    near_other = _box_overlap(lo[:, :, None], hi[:, :, None], part_lo[:, None], part_hi[:, None])
+    active = (near_other & ~structure.may_touch[parts]).any(-1)  # (N, F)
+    frame, face = active.nonzero(as_tuple=True)
+    empty = frame.new_zeros(0)
+    if frame.numel() < 2:
+        return empty, empty, empty
+    box_lo, box_hi = lo[frame, face], hi[frame, face]  # (M, 3)
+    origin = box_lo.new_full((n_frames, 3), math.inf).scatter_reduce(
+        0, frame[:, None].expand(-1, 3), box_lo, "amin")[frame]
+    span = (box_hi - origin).amax()
+    # Cell edge: twice the mean active face size, so a typical face covers 1-8 cells; a larger
+    # face is entered into every cell its box touches.
+    cell = torch.maximum(2.0 * (box_hi - box_lo).amax(-1).mean(), span / _MAX_CELLS).clamp_min(1e-9)
+    cell_lo = torch.floor((box_lo - origin) / cell).long()
+    extent = torch.floor((box_hi - origin) / cell).long() - cell_lo + 1  # cells per axis
+    count = extent.prod(-1)
+    entry = torch.repeat_interleave(torch.arange(frame.numel(), device=frame.device), count)
+    k = torch.arange(entry.numel(), device=frame.device) - torch.repeat_interleave(count.cumsum(0) - count, count)
+    ny, nz = extent[entry, 1], extent[entry, 2]
+    cells = cell_lo[entry] + torch.stack([k // (ny * nz), (k // nz) % ny, k % nz], dim=-1)
+    entry_part = parts[face[entry]]
+    part_bits = max(1, (num_parts - 1).bit_length())
+    cell_keys = (frame[entry] << (3 * _CELL_BITS)) | (cells[:, 0] << (2 * _CELL_BITS)) \
+        | (cells[:, 1] << _CELL_BITS) | cells[:, 2]
+    keys, order = ((cell_keys << part_bits) | entry_part).sort()
+    entry, cells, entry_part = entry[order], cells[order], entry_part[order]
+    # Runs of one cell, split into sub-runs of one part: entry i pairs with every entry of
+    # its cell after its own part's sub-run, so same-part pairs are never generated.
+    position = torch.arange(keys.numel(), device=keys.device)
+    _, cell_run = torch.unique_consecutive(keys >> part_bits, return_counts=True)
+    _, part_run = torch.unique_consecutive(keys, return_counts=True)
+    cell_end = torch.repeat_interleave(cell_run.cumsum(0), cell_run)
+    part_end = torch.repeat_interleave(part_run.cumsum(0), part_run)
+    partners = cell_end - part_end
+    first = torch.repeat_interleave(position, partners)
+    offset = torch.arange(first.numel(), device=keys.device) - torch.repeat_interleave(
+        partners.cumsum(0) - partners, partners)
+    second = part_end[first] + offset
+    keep = ~structure.may_touch[entry_part[first], entry_part[second]]
+    first, second = first[keep], second[keep]
+    ea, eb = entry[first], entry[second]
+    keep = _box_overlap(box_lo[ea], box_hi[ea], box_lo[eb], box_hi[eb])
+    # Report each pair only in the cell of the low corner of the two boxes' overlap.
+    corner = torch.maximum(box_lo[ea], box_lo[eb])
+    corner_cell = torch.floor((corner - origin[ea]) / cell).long()
+    keep &= (corner_cell == cells[first]).all(-1)
+    ea, eb = ea[keep], eb[keep]
+    return frame[ea], face[ea], face[eb]
+
+
+# ---------------------------------------------------------------------------------- detection
+@dataclass
+class SelfIntersections:
+    """Intersecting face pairs of parts that may not touch, over N posed meshes.
+
+    Attributes:
+        frame: (K,) int64 index of the mesh (0..N-1).
+        face_a, face_b: (K,) int64 faces, ``face_a < face_b``.
+        part_a, part_b: (K,) int64 their parts.
+    """
+
+    frame: torch.Tensor
+    face_a: torch.Tensor
+    face_b: torch.Tensor
+    part_a: torch.Tensor
+    part_b: torch.Tensor
+
+
+def find_self_intersections(
+    vertices: torch.Tensor, structure: PartStructure, chunk_frames: Optional[int] = None
+) -> SelfIntersections:
+    """All intersecting triangle pairs between parts that may not touch.
+
+    Args:
+        vertices: (N, V, 3) posed meshes in metres.
+        structure: the body's part structure (:func:`~humanscore_torch.body.parts.part_structure`).
+        chunk_frames: meshes per broad-phase pass (memory bound); config value when None.
+
+    Returns:
+        the pairs, sorted by frame, then face_a, then face_b.
+    """
+    sizes = check_shape(vertices, "N V 3", "vertices")
+    check_floating(vertices, "vertices")
+    check_shape(structure.vertex_parts, "V", "structure.vertex_parts", sizes)
+    if chunk_frames is None:
+        chunk_frames = int(load_config("self_penetration")["detection"]["chunk_frames"])
+    structure = structure.to(vertices.device)
+    found = []
+    with torch.no_grad():
+        for start in range(0, vertices.shape[0], chunk_frames):
+            triangles = vertices[start:start + chunk_frames, structure.faces]
+            frame, fa, fb = _candidate_pairs(triangles, structure)
+            hit = triangles_intersect(triangles[frame, fa], triangles[frame, fb])
+            found.append((frame[hit] + start, torch.minimum(fa[hit], fb[hit]), torch.maximum(fa[hit], fb[hit])))
+    frame, fa, fb = (torch.cat(x) for x in zip(*found)) if found else (vertices.new_zeros(0, dtype=torch.long),) * 3
+    n_faces = structure.faces.shape[0]
+    order = ((frame * n_faces + fa) * n_faces + fb).argsort()
+    frame, fa, fb = frame[order], fa[order], fb[order]
+    return SelfIntersections(frame, fa, fb, structure.face_parts[fa], structure.face_parts[fb])
+
+
+# ---------------------------------------------------------------------------------- depth
+def _solid_angle(triangles: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Signed solid angle of triangles (..., 3, 3) seen from points (..., 3) (Van Oosterom &
+    Strackee 1983); sums to +-4 pi over a closed surface around the point, 0 outside."""
+    r = triangles - points[..., None, :]
+    length = r.norm(dim=-1)
+    a, b, c = r.unbind(-2)
+    la, lb, lc = length.unbind(-1)
+    numerator = torch.linalg.cross(a, b, dim=-1).mul(c).sum(-1)
+    denominator = la * lb * lc + (a * b).sum(-1) * lc + (a * c).sum(-1) * lb + (b * c).sum(-1) * la
+    return 2.0 * torch.atan2(numerator, denominator)
+
+
+def point_triangle_sq_distance(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """Squared distance from points to triangles, differentiable in both.
+
+    Args:
+        points: (..., 3) metres.
+        triangles: (..., 3, 3) metres (broadcast against ``points``).
+
+    Returns:
+        (...) squared distances in m^2. The closest point is found by Voronoi region of the
+        triangle (vertex, edge or face); the result is a smooth function of the inputs inside
+        each region, continuous across them, and needs no square root (no NaN gradient at 0).
+    """
+    a, b, c = triangles.unbind(-2)
+    ab, ac, ap = b - a, c - a, points - a
+    # Barycentric parameters of the projection onto the plane, solved in the 2x2 Gram system.
+    d00, d01, d11 = (ab * ab).sum(-1), (ab * ac).sum(-1), (ac * ac).sum(-1)
+    d20, d21 = (ap * ab).sum(-1), (ap * ac).sum(-1)
+    det = (d00 * d11 - d01 * d01).clamp_min(1e-30)  # > 0 for non-degenerate faces
+    v = (d11 * d20 - d01 * d21) / det
+    w = (d00 * d21 - d01 * d20) / det
+    inside = (v >= 0) & (w >= 0) & (v + w <= 1)
+    face_point = a + v[..., None] * ab + w[..., None] * ac
+
+    def on_segment(p0, p1):
+        edge = p1 - p0
+        t = ((points - p0) * edge).sum(-1) / (edge * edge).sum(-1).clamp_min(1e-30)
+        return p0 + t.clamp(0.0, 1.0)[..., None] * edge
+
+    candidates = torch.stack([on_segment(a, b), on_segment(b, c), on_segment(c, a)], dim=-2)
+    edge_sq = (candidates - points[..., None, :]).pow(2).sum(-1).amin(-1)
+    face_sq = (face_point - points).pow(2).sum(-1)
+    return torch.where(inside, face_sq, edge_sq)
+
+
+@dataclass
+class InsideVertices:
+    """Vertices lying inside a part they may not touch.
+
+    Attributes:
+        frame, vertex: (Q,) int64 which mesh and vertex.
+        part, other_part: (Q,) int64 the vertex's part and the part of the nearest face it is
+            inside of.
+        nearest_face: (Q,) int64 that face.
+        depth: (Q,) distance to it in metres (detached).
+    """
+
+    frame: torch.Tensor
+    vertex: torch.Tensor
+    part: torch.Tensor
+    other_part: torch.Tensor
+    nearest_face: torch.Tensor
+    depth: torch.Tensor
+
+
+def find_inside_vertices(
+    vertices: torch.Tensor, structure: PartStructure, hits: SelfIntersections
+) -> InsideVertices:
+    """Vertices of intersecting parts that lie inside the parts they may not touch.
+
+    Args:
+        vertices: (N, V, 3) posed meshes in metres.
+        structure: the body's part structure.
+        hits: :func:`find_self_intersections` on the same meshes.
+
+    Returns:
+        the inside vertices with their depth (see the module docstring, step 3).
+    """
+    structure = structure.to(vertices.device)
+    num_parts, n_faces = structure.num_parts, structure.faces.shape[0]
+    with torch.no_grad():
+        frames_hit, frame_slot = torch.unique(hits.frame, return_inverse=True)
+        partner = torch.zeros(frames_hit.numel(), num_parts, num_parts, dtype=torch.bool, device=vertices.device)
+        partner[frame_slot, hits.part_a, hits.part_b] = True
+        partner[frame_slot, hits.part_b, hits.part_a] = True
+        verts = vertices[frames_hit].detach()  # (H, V, 3)
+        triangles = verts[:, structure.faces]
+        index = structure.face_parts[None, :, None].expand(verts.shape[0], n_faces, 3)
+        part_lo = verts.new_full((verts.shape[0], num_parts, 3), math.inf).scatter_reduce(
+            1, index, triangles.amin(2), "amin")
+        part_hi = verts.new_full((verts.shape[0], num_parts, 3), -math.inf).scatter_reduce(
+            1, index, triangles.amax(2), "amax")
+        # Candidate queries: vertices of a part with a partner, inside that partner's box.
+        in_box = ((verts[:, :, None] >= part_lo[:, None]) & (verts[:, :, None] <= part_hi[:, None])).all(-1)
+        query = (in_box & partner[:, structure.vertex_parts]).any(-1)  # (H, V)
+        slot, vertex = query.nonzero(as_tuple=True)
+        part = structure.vertex_parts[vertex]
+        block = max(1, _QUERY_BLOCK // max(n_faces, 1))
+        winding, sq_depth, nearest = [], [], []
+        for s in range(0, slot.numel(), block):
+            sl, vx, pt = slot[s:s + block], vertex[s:s + block], part[s:s + block]
+            points = verts[sl, vx]  # (q, 3)
+            others = ~structure.may_touch[pt][:, structure.face_parts]  # (q, F)
+            omega = _solid_angle(triangles[sl], points[:, None, :])  # (q, F)
+            winding.append((omega * others).sum(-1) / (4 * math.pi))
+            sq = point_triangle_sq_distance(points[:, None, :], triangles[sl])
+            sq = torch.where(others, sq, torch.full_like(sq, math.inf))
+            best = sq.min(-1)
+            sq_depth.append(best.values)
+            nearest.append(best.indices)
+        cat = (lambda xs: torch.cat(xs) if xs else verts.new_zeros(0))  # noqa: E731
+        # |w| > 1/2: inside, whichever way the mesh is oriented.
+        inside = cat(winding).abs() > 0.5
+        nearest_face = torch.cat(nearest)[inside] if nearest else vertex.new_zeros(0)
+        return InsideVertices(
+            frame=frames_hit[slot[inside]], vertex=vertex[inside], part=part[inside],
+            other_part=structure.face_parts[nearest_face], nearest_face=nearest_face,
+            depth=cat(sq_depth)[inside].sqrt(),
+        )
+
+
+# ---------------------------------------------------------------------------------- penalty
+def self_penetration_penalty(
+    vertices: torch.Tensor,
+    structure: PartStructure,
+    mask: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Smooth penetration penalty: sum over inside vertices of their squared depth.
+
+    Zero when no part is inside another; continuously differentiable in the vertices (the
+    depth goes to 0 as a vertex reaches the surface, so entering or leaving the inside set
+    does not jump); the gradient moves each inside vertex out through the nearest surface of
+    the part it is in and that surface towards it. The selection of inside vertices and
+    nearest faces is not differentiated (it is piecewise constant).
+
+    Args:
+        vertices: (..., V, 3) posed meshes in metres (any leading shape, e.g. (B, T)).
+        structure: the body's part structure.
+        mask: (...) bool, frames to include; all when None.
+
+    Returns:
+        () the penalty in m^2, summed over vertices and frames.
+    """
+    check_shape(vertices, "... V 3", "vertices")
+    check_floating(vertices, "vertices")
+    flat = vertices.reshape(-1, *vertices.shape[-2:])
+    if mask is not None:
+        if tuple(mask.shape) != tuple(vertices.shape[:-2]):
+            raise ShapeError(f"mask: expected shape {tuple(vertices.shape[:-2])}, got {tuple(mask.shape)}")
+        flat = flat[mask.reshape(-1).to(flat.device)]
+    structure = structure.to(vertices.device)
+    hits = find_self_intersections(flat.detach(), structure)
+    inside = find_inside_vertices(flat.detach(), structure, hits)
+    points = flat[inside.frame, inside.vertex]
+    triangles = flat[inside.frame[:, None], structure.faces[inside.nearest_face]]
+    return point_triangle_sq_distance(points, triangles).sum()
+
+
+# ---------------------------------------------------------------------------------- metric
+def _config(config: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return load_config("self_penetration") if config is None else config
+
+
+def _self_penetration_update(
+    vertices: torch.Tensor,
+    mask: torch.Tensor,
+    structure: PartStructure,
+    config: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, torch.Tensor]:
+    """Per-frame self-penetration of a batch.
+
+    Args:
+        vertices: (B, T, V, 3) posed meshes in metres.
+        mask: (B, T) bool valid frames.
+        structure: the body's part structure.
+        config: the ``self_penetration`` config; the shipped one when None.
+
+    Returns:
+        a dict of
+        ``depth_mm`` (B, T): deepest vertex inside another part, 0 on masked frames;
+        ``penetrating`` (B, T) bool: valid and ``depth_mm`` above the tolerance;
+        ``num_face_pairs`` (B, T): intersecting face pairs;
+        ``pair_depth_mm`` (B, T, P, P): deepest vertex of part i inside part j;
+        ``faces_involved`` (B, F): number of valid frames in which each face intersects;
+        ``num_valid``, ``num_penetrating``, ``depth_sum_mm`` (B,): the sums a metric keeps.
+    """
+    sizes = check_shape(vertices, "B T V 3", "vertices")
+    check_shape(mask, "B T", "mask", sizes)
+    check_floating(vertices, "vertices")
+    if mask.dtype != torch.bool:
+        raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
+    if vertices.shape[2] != structure.vertex_parts.shape[0]:
+        raise ShapeError(f"vertices: expected {structure.vertex_parts.shape[0]} vertices (the body's), "
+                         f"got {vertices.shape[2]}")
+    cfg = _config(config)["detection"]
+    tolerance = float(cfg["depth_tolerance_mm"])
+    if tolerance < 0:
+        raise InputValueError(f"depth_tolerance_mm: expected >= 0, got {tolerance}")
+    b, t, n_verts = vertices.shape[:3]
+    structure = structure.to(vertices.device)
+    n_faces, num_parts = structure.faces.shape[0], structure.num_parts
+    mask = mask.to(vertices.device)
+    # Only valid frames are examined; results are scattered back to their (b, t) slots.
+    valid = mask.reshape(-1).nonzero().squeeze(1)
+    flat = vertices.detach().reshape(b * t, n_verts, 3)[valid]
+    hits = find_self_intersections(flat, structure, int(cfg["chunk_frames"]))
+    inside = find_inside_vertices(flat, structure, hits)
+    hits.frame, inside.frame = valid[hits.frame], valid[inside.frame]
+    depth_mm = inside.depth * 1000.0
+    frame_depth = flat.new_zeros(b * t).scatter_reduce(0, inside.frame, depth_mm, "amax")
+    pair_depth = flat.new_zeros(b * t * num_parts * num_parts).scatter_reduce(
+        0, (inside.frame * num_parts + inside.part) * num_parts + inside.other_part, depth_mm, "amax")
+    num_pairs = torch.zeros(b * t, dtype=torch.long, device=flat.device).index_add_(
+        0, hits.frame, torch.ones_like(hits.frame))
+    seq = hits.frame // t
+    faces_involved = torch.zeros(b * n_faces, dtype=torch.long, device=flat.device)
+    ones = torch.ones_like(seq)
+    faces_involved.index_add_(0, seq * n_faces + hits.face_a, ones)
+    faces_involved.index_add_(0, seq * n_faces + hits.face_b, ones)
+    frame_depth = frame_depth.reshape(b, t)
+    penetrating = mask & (frame_depth > tolerance)
+    return {
+        "depth_mm": frame_depth,
+        "penetrating": penetrating,
+        "num_face_pairs": num_pairs.reshape(b, t),
+        "pair_depth_mm": pair_depth.reshape(b, t, num_parts, num_parts),
+        "faces_involved": faces_involved.reshape(b, n_faces),
+        "num_valid": mask.sum(1),
+        "num_penetrating": penetrating.sum(1),
+        "depth_sum_mm": (frame_depth * penetrating).sum(1),
+    }
+
+
+def _self_penetration_compute(
+    num_penetrating: torch.Tensor, num_valid: torch.Tensor, depth_sum_mm: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Raw value and mean depth from the sums.
+
+    Args:
+        num_penetrating, num_valid, depth_sum_mm: (...) sums over frames.
+
+    Returns:
+        fraction of valid frames penetrating (0 without valid frames) and the mean depth in mm
+        over penetrating frames (0 without any), each (...).
+    """
+    fraction = num_penetrating.to(depth_sum_mm.dtype) / num_valid.clamp_min(1).to(depth_sum_mm.dtype)
+    mean_depth = depth_sum_mm / num_penetrating.clamp_min(1).to(depth_sum_mm.dtype)
+    return fraction, mean_depth
+
+
+def self_penetration(
+    vertices: torch.Tensor,
+    mask: torch.Tensor,
+    structure: PartStructure,
+    config: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, torch.Tensor]:
+    """Self-penetration per sequence.
+
+    Args:
+        vertices: (B, T, V, 3) posed meshes in metres.
+        mask: (B, T) bool valid frames.
+        structure: the body's part structure (``part_structure(body)``).
+        config: the ``self_penetration`` config; the shipped one when None.
+
+    Returns:
+        the per-frame dict of :func:`_self_penetration_update` plus ``raw`` (B,): fraction of
+        valid frames penetrating deeper than the tolerance, ``mean_depth_mm`` (B,), and
+        ``score`` (B,) 0-100.
+    """
+    out = _self_penetration_update(vertices, mask, structure, config)
+    raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
+    out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, _config(config)["score"]))
+    return out
+
+
+def self_penetration_result(batch, body) -> MetricResult:
+    """The suite entry: self-penetration of a MotionBatch posed on ``body``.
+
+    Returns:
+        MetricResult with raw (B,) = fraction of valid frames penetrating deeper than the
+        tolerance; details ``mean_depth_mm`` (B,), per-frame ``depth_mm``/``penetrating``/
+        ``num_face_pairs`` (B, T), ``pair_frames`` (B, P, P) frames in which part i is inside
+        part j beyond the tolerance, ``pair_max_depth_mm`` (B, P, P), ``faces_involved`` (B, F).
+    """
+    vertices = batch.posed(body, need_vertices=True).vertices
+    out = self_penetration(vertices, batch.mask, part_structure(body, vertices.device))
+    pair_depth = out.pop("pair_depth_mm")
+    tolerance = float(load_config("self_penetration")["detection"]["depth_tolerance_mm"])
+    details = {k: out[k] for k in ("mean_depth_mm", "depth_mm", "penetrating", "num_face_pairs", "faces_involved")}
+    details["pair_frames"] = (pair_depth > tolerance).sum(1)
+    details["pair_max_depth_mm"] = pair_depth.amax(1) if pair_depth.shape[1] else pair_depth.sum(1)
+    return MetricResult(key="self_penetration", raw=out["raw"], unit="fraction of frames",
+                        score=out["score"], computed=out["num_valid"] > 0, details=details)
