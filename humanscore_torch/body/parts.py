@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, fields
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -39,14 +39,19 @@ class PartStructure:
         vertex_parts: (V,) int64 part of each vertex (0..P-1).
         face_parts: (F,) int64 part of each face.
         may_touch: (P, P) bool, symmetric, True on the diagonal: pairs never reported.
-        rest_edge_length: () mean edge length of the rest mesh in metres (a scale hint).
+        edges: (E, 2) int64 undirected mesh edges, each once.
+        face_edges: (F, 3) int64 index into ``edges`` of face edge (v_i, v_i+1), i = 0, 1, 2.
+        outward: () +1.0 when the faces wind counter-clockwise seen from outside (positive
+            enclosed volume at rest), -1.0 otherwise.
     """
 
     faces: torch.Tensor
     vertex_parts: torch.Tensor
     face_parts: torch.Tensor
     may_touch: torch.Tensor
-    rest_edge_length: torch.Tensor
+    edges: torch.Tensor
+    face_edges: torch.Tensor
+    outward: torch.Tensor
 
     @property
     def num_parts(self) -> int:
@@ -57,10 +62,12 @@ class PartStructure:
         return PartStructure(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
-def _edges(faces: torch.Tensor) -> torch.Tensor:
-    """(E, 2) undirected edges of a triangle mesh, each once."""
-    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    return torch.unique(torch.sort(e, dim=1).values, dim=0)
+def _edges(faces: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Undirected edges of a triangle mesh, each once (E, 2), and for each face the index of
+    its edges (v0, v1), (v1, v2), (v2, v0) in that list (F, 3)."""
+    e = torch.stack([faces, faces.roll(-1, dims=1)], dim=-1)  # (F, 3, 2)
+    edges, inverse = torch.unique(torch.sort(e.reshape(-1, 2), dim=1).values, dim=0, return_inverse=True)
+    return edges, inverse.reshape(-1, 3)
 
 
 def surface_distance_to_parts(
@@ -79,7 +86,7 @@ def surface_distance_to_parts(
     Returns:
         (V, P) distances in metres (0 on the part itself, inf beyond ``cutoff``).
     """
-    edges = _edges(faces)
+    edges, _ = _edges(faces)
     src = torch.cat([edges[:, 0], edges[:, 1]])
     dst = torch.cat([edges[:, 1], edges[:, 0]])
     length = (rest_vertices[src] - rest_vertices[dst]).norm(dim=1)
@@ -146,10 +153,11 @@ def build_part_structure(
     near = dist < surface_gap_m  # (V, P): vertex v lies within the gap of part p
     may_touch |= (presence.double().T @ near.double()) > 0
     may_touch |= may_touch.clone().T
-    edges = _edges(faces)
-    edge_length = (rest[edges[:, 0]] - rest[edges[:, 1]]).norm(dim=1).mean()
-    return PartStructure(faces=faces, vertex_parts=vertex_parts, face_parts=face_parts,
-                         may_touch=may_touch, rest_edge_length=edge_length.float())
+    edges, face_edges = _edges(faces)
+    a, b, c = rest[faces].unbind(1)
+    volume = torch.linalg.cross(a, b, dim=-1).mul(c).sum() / 6.0
+    return PartStructure(faces=faces, vertex_parts=vertex_parts, face_parts=face_parts, may_touch=may_touch,
+                         edges=edges, face_edges=face_edges, outward=torch.sign(volume).float())
 
 
 _CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[str, PartStructure]]" = weakref.WeakKeyDictionary()
