@@ -3,23 +3,26 @@
 Pipeline, batched over frames (no Python loop over frames or faces):
 
 1. **Broad phase.** Per frame, the bounding box of each part; a face is *active* when its box
-   overlaps the box of a part it may not touch (:mod:`humanscore_torch.body.parts`). Active
-   faces are hashed into a uniform grid (cell = the largest active face, so a face covers at
-   most 2x2x2 cells); sorting the (frame, cell) keys groups faces sharing a cell, and every
-   pair in a group of two parts that may not touch, whose boxes overlap, is a candidate. A
-   pair is kept only in the cell holding the low corner of its box overlap, so it is tested
-   once.
+   meets the box around its part's overlaps with parts it may not touch
+   (:mod:`humanscore_torch.body.parts`). Active
+   faces are entered into every cell of a uniform grid (cell = 1.5 mean face sizes) that
+   their box touches; sorting the (frame, cell, part) keys groups faces sharing a cell, and
+   every pair in a cell of two parts that may not touch, whose boxes overlap, is a candidate
+   (same-part pairs are never generated). A pair is kept only in the cell holding the low
+   corner of its box overlap, so it is tested once.
 2. **Exact test.** Two triangles in general position intersect iff an edge of one crosses
    the other, decided by signs of 3x3 determinants (orientation predicates) evaluated in
-   float64: 6 vertex-plane and 9 edge-edge determinants per pair. Degenerate triangles
+   float64: 6 vertex-plane determinants reject most pairs, 9 edge-edge determinants decide
+   the rest. Degenerate triangles
    (zero area) and exactly coplanar pairs (measure zero for posed meshes) are reported as not
    intersecting.
-3. **Depth.** A vertex of part ``a`` is inside another part when its generalized winding
-   number with respect to the faces of every part ``a`` may not touch is above 1/2 in
-   magnitude. Those faces close the rest of the body up to holes where ``a``'s neighbours
-   attach, so the test is robust although single parts are open. Its depth is its distance
-   to the nearest of those faces. Only vertices of parts found intersecting, inside the
-   other part's box, are queried.
+3. **Depth.** Every edge of part ``a`` that crosses a face of a part ``a`` may not touch is a
+   barrier; its end behind the nearest crossed face (against the outward normal) is inside.
+   Inside-ness spreads over the edges of ``a`` that cross nothing, so the intersection curves
+   close off the sunken region; this agrees with the generalized winding number with respect
+   to the faces of the parts ``a`` may not touch (tested against libigl) without evaluating it
+   over the whole mesh. A vertex's depth is its distance to the nearest face of the parts
+   ``a`` intersects (bounding-sphere pruning, then the exact point-triangle distance).
 4. **Penalty.** Sum of squared depths of the inside vertices: zero when nothing is inside,
    continuously differentiable (depth -> 0 at the surface), its gradient moves each inside
    vertex towards the nearest outside surface and that surface towards the vertex.
@@ -45,7 +48,9 @@ from .scoring import score_from_config
 # Cell coordinates take 14 bits per axis in the hash key, the frame index the upper bits.
 _CELL_BITS = 14
 _MAX_CELLS = (1 << _CELL_BITS) - 2
-# Queries x faces handled at once by the dense winding-number/distance kernels.
+# Grid cell edge in mean active face sizes (fastest of 0.5, 0.75, 1, 1.5, 2 on a 15k-face body mesh).
+_CELL_SCALE = 1.5
+# Query x face pairs handled at once by the nearest-face search (bounds memory).
 _QUERY_BLOCK = 1 << 20
 
 
@@ -55,8 +60,49 @@ def _orient(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) 
     return torch.linalg.cross(b - a, c - a, dim=-1).mul(d - a).sum(-1)
 
 
+def edge_crossings(first: torch.Tensor, second: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Exact test which edges of each triangle cross the other triangle (touching counts).
+
+    Args:
+        first: (K, 3, 3) vertices of the first triangles (metres).
+        second: (K, 3, 3) vertices of the second triangles.
+
+    Returns:
+        (K, 3) bool: edge (v_i, v_i+1) of ``first`` crosses ``second``; and (K, 3) the same
+        for the edges of ``second``. Evaluated in float64; degenerate and exactly coplanar
+        pairs have no crossings.
+    """
+    sizes = check_shape(first, "K 3 3", "first")
+    check_shape(second, "K 3 3", "second", sizes)
+    p = first.double()
+    q = second.double()
+    # Side of each vertex of one triangle relative to the other's plane.
+    side_p = _orient(q[:, None, 0], q[:, None, 1], q[:, None, 2], p)  # (K, 3)
+    side_q = _orient(p[:, None, 0], p[:, None, 1], p[:, None, 2], q)
+    # Each triangle must meet the other's plane (a cheap test that rejects most candidates).
+    general = ~((side_p == 0).all(1) | (side_q == 0).all(1))
+    meets = general & (side_p.amin(1) <= 0) & (side_p.amax(1) >= 0) & (side_q.amin(1) <= 0) & (side_q.amax(1) >= 0)
+    p_through_q = torch.zeros_like(side_p, dtype=torch.bool)
+    q_through_p = torch.zeros_like(side_q, dtype=torch.bool)
+    idx = meets.nonzero().squeeze(1)
+    p, q, side_p, side_q = p[idx], q[idx], side_p[idx], side_q[idx]
+    p_next, q_next = p.roll(-1, dims=1), q.roll(-1, dims=1)
+    # edge_edge[k, i, j] = orient(p_i, p_i+1, q_j, q_j+1); swapping the two edges is an even
+    # permutation, so the same numbers serve both directions.
+    edge_edge = _orient(p[:, :, None], p_next[:, :, None], q[:, None, :], q_next[:, None, :])
+    # An edge crosses the other triangle iff its ends straddle that plane and it passes on the
+    # same side of all three edges of the other triangle.
+    straddle_p = side_p * side_p.roll(-1, dims=1) <= 0
+    straddle_q = side_q * side_q.roll(-1, dims=1) <= 0
+    p_through_q[idx] = straddle_p & ((edge_edge >= 0).all(2) | (edge_edge <= 0).all(2))
+    q_through_p[idx] = straddle_q & ((edge_edge >= 0).all(1) | (edge_edge <= 0).all(1))
+    return p_through_q, q_through_p
+
+
 def triangles_intersect(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Exact test whether triangle pairs intersect (touching counts).
+
+    Two triangles in general position intersect iff an edge of one crosses the other.
 
     Args:
         first: (K, 3, 3) vertices of the first triangles (metres).
@@ -65,25 +111,8 @@ def triangles_intersect(first: torch.Tensor, second: torch.Tensor) -> torch.Tens
     Returns:
         (K,) bool. Evaluated in float64; degenerate and exactly coplanar pairs are False.
     """
-    sizes = check_shape(first, "K 3 3", "first")
-    check_shape(second, "K 3 3", "second", sizes)
-    p = first.double()
-    q = second.double()
-    p_next, q_next = p.roll(-1, dims=1), q.roll(-1, dims=1)
-    # Side of each vertex of one triangle relative to the other's plane.
-    side_p = _orient(q[:, None, 0], q[:, None, 1], q[:, None, 2], p)  # (K, 3)
-    side_q = _orient(p[:, None, 0], p[:, None, 1], p[:, None, 2], q)
-    # edge_edge[k, i, j] = orient(p_i, p_i+1, q_j, q_j+1); swapping the two edges is an even
-    # permutation, so the same numbers serve both directions.
-    edge_edge = _orient(p[:, :, None], p_next[:, :, None], q[:, None, :], q_next[:, None, :])
-    # An edge crosses the other triangle iff its ends straddle that plane and it passes on the
-    # same side of all three edges of the other triangle.
-    straddle_p = side_p * side_p.roll(-1, dims=1) <= 0
-    straddle_q = side_q * side_q.roll(-1, dims=1) <= 0
-    p_through_q = straddle_p & ((edge_edge >= 0).all(2) | (edge_edge <= 0).all(2))
-    q_through_p = straddle_q & ((edge_edge >= 0).all(1) | (edge_edge <= 0).all(1))
-    coplanar = (side_p == 0).all(1) | (side_q == 0).all(1)
-    return (p_through_q.any(1) | q_through_p.any(1)) & ~coplanar
+    p_through_q, q_through_p = edge_crossings(first, second)
+    return p_through_q.any(1) | q_through_p.any(1)
 
 
 # ---------------------------------------------------------------------------------- broad phase
@@ -101,8 +130,8 @@ def _candidate_pairs(
         structure: the body's part structure (same device).
 
     Returns:
-        frame (K,), face_a (K,), face_b (K,) int64, each pair once, face_a's part < face_b's
-        part or (same part order) either way.
+        frame (K,), face_a (K,), face_b (K,) int64: each candidate pair once, in no
+        particular order.
     """
     n_frames, n_faces = triangles.shape[:2]
     parts, num_parts = structure.face_parts, structure.num_parts
@@ -110,8 +139,14 @@ def _candidate_pairs(
     index = parts[None, :, None].expand(n_frames, n_faces, 3)
     part_lo = lo.new_full((n_frames, num_parts, 3), math.inf).scatter_reduce(1, index, lo, "amin")
     part_hi = hi.new_full((n_frames, num_parts, 3), -math.inf).scatter_reduce(1, index, hi, "amax")
-    near_other = _box_overlap(lo[:, :, None], hi[:, :, None], part_lo[:, None], part_hi[:, None])
-    active = (near_other & ~structure.may_touch[parts]).any(-1)  # (N, F)
+    # Per part, the box around its overlaps with the boxes of parts it may not touch (empty
+    # when there are none); only faces meeting that box can meet such a part.
+    overlap_lo = torch.maximum(part_lo[:, :, None], part_lo[:, None])  # (N, P, P, 3)
+    overlap_hi = torch.minimum(part_hi[:, :, None], part_hi[:, None])
+    real = (overlap_lo <= overlap_hi).all(-1) & ~structure.may_touch  # (N, P, P)
+    zone_lo = torch.where(real[..., None], overlap_lo, math.inf).amin(2)  # (N, P, 3)
+    zone_hi = torch.where(real[..., None], overlap_hi, -math.inf).amax(2)
+    active = _box_overlap(lo, hi, zone_lo[:, parts], zone_hi[:, parts])  # (N, F)
     frame, face = active.nonzero(as_tuple=True)
     empty = frame.new_zeros(0)
     if frame.numel() < 2:
@@ -120,9 +155,9 @@ def _candidate_pairs(
     origin = box_lo.new_full((n_frames, 3), math.inf).scatter_reduce(
         0, frame[:, None].expand(-1, 3), box_lo, "amin")[frame]
     span = (box_hi - origin).amax()
-    # Cell edge: twice the mean active face size, so a typical face covers 1-8 cells; a larger
+    # Cell edge: _CELL_SCALE mean active face sizes, so a typical face covers 1-8 cells; a larger
     # face is entered into every cell its box touches.
-    cell = torch.maximum(2.0 * (box_hi - box_lo).amax(-1).mean(), span / _MAX_CELLS).clamp_min(1e-9)
+    cell = torch.maximum(_CELL_SCALE * (box_hi - box_lo).amax(-1).mean(), span / _MAX_CELLS).clamp_min(1e-9)
     cell_lo = torch.floor((box_lo - origin) / cell).long()
     extent = torch.floor((box_hi - origin) / cell).long() - cell_lo + 1  # cells per axis
     count = extent.prod(-1)
@@ -152,10 +187,10 @@ def _candidate_pairs(
     first, second = first[keep], second[keep]
     ea, eb = entry[first], entry[second]
     keep = _box_overlap(box_lo[ea], box_hi[ea], box_lo[eb], box_hi[eb])
+    first, ea, eb = first[keep], ea[keep], eb[keep]
     # Report each pair only in the cell of the low corner of the two boxes' overlap.
     corner = torch.maximum(box_lo[ea], box_lo[eb])
-    corner_cell = torch.floor((corner - origin[ea]) / cell).long()
-    keep &= (corner_cell == cells[first]).all(-1)
+    keep = (torch.floor((corner - origin[ea]) / cell).long() == cells[first]).all(-1)
     ea, eb = ea[keep], eb[keep]
     return frame[ea], face[ea], face[eb]
 
@@ -212,18 +247,6 @@ def find_self_intersections(
 
 
 # ---------------------------------------------------------------------------------- depth
-def _solid_angle(triangles: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Signed solid angle of triangles (..., 3, 3) seen from points (..., 3) (Van Oosterom &
-    Strackee 1983); sums to +-4 pi over a closed surface around the point, 0 outside."""
-    r = triangles - points[..., None, :]
-    length = r.norm(dim=-1)
-    a, b, c = r.unbind(-2)
-    la, lb, lc = length.unbind(-1)
-    numerator = torch.linalg.cross(a, b, dim=-1).mul(c).sum(-1)
-    denominator = la * lb * lc + (a * b).sum(-1) * lc + (a * c).sum(-1) * lb + (b * c).sum(-1) * la
-    return 2.0 * torch.atan2(numerator, denominator)
-
-
 def point_triangle_sq_distance(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
     """Squared distance from points to triangles, differentiable in both.
 
@@ -278,10 +301,72 @@ class InsideVertices:
     depth: torch.Tensor
 
 
+def _nearest_part_faces(
+    vertices: torch.Tensor, structure: PartStructure, slot: torch.Tensor, vertex: torch.Tensor,
+    target: torch.Tensor,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """For each query vertex, the nearest face of a given part.
+
+    Args:
+        vertices: (H, V, 3) meshes.
+        structure: part structure.
+        slot, vertex: (Q,) query mesh and vertex.
+        target: (Q,) the part whose faces are searched.
+
+    Returns:
+        squared distance (Q,) and face (Q,) of the nearest face of ``target``.
+    """
+    num_parts = structure.num_parts
+    groups, group_of_query = torch.unique(slot * num_parts + target, return_inverse=True)
+    group_faces = structure.face_parts[None, :] == (groups % num_parts)[:, None]  # (G, F)
+    face_group, face = group_faces.nonzero(as_tuple=True)  # sorted by group
+    per_group = group_faces.sum(1)
+    group_start = per_group.cumsum(0) - per_group
+    cost = per_group[group_of_query]
+    # Bounding sphere of each face: |x - centre| -+ radius bounds the distance from below and
+    # above, so only faces whose lower bound is under the best upper bound get the exact test.
+    centre = vertices[:, structure.faces].mean(2)  # (H, F, 3)
+    radius = (vertices[:, structure.faces] - centre[:, :, None]).norm(dim=-1).amax(-1)  # (H, F)
+    best_sq = vertices.new_full((slot.numel(),), math.inf)
+    best_face = torch.zeros_like(slot)
+    # Blocks of queries whose query x face products stay within _QUERY_BLOCK.
+    bounds = torch.searchsorted(cost.cumsum(0), torch.arange(
+        0, int(cost.sum()) + _QUERY_BLOCK, _QUERY_BLOCK, device=cost.device), right=True).tolist()
+    for lo, hi in zip([0] + bounds, bounds + [slot.numel()]):
+        if hi <= lo:
+            continue
+        q = torch.arange(lo, hi, device=slot.device)
+        q_rep = torch.repeat_interleave(q, cost[q])
+        k = torch.arange(q_rep.numel(), device=slot.device) - torch.repeat_interleave(
+            cost[q].cumsum(0) - cost[q], cost[q])
+        f = face[group_start[group_of_query[q_rep]] + k]
+        points = vertices[slot, vertex]
+        centre_distance = (points[q_rep] - centre[slot[q_rep], f]).norm(dim=-1)
+        r = radius[slot[q_rep], f]
+        upper = centre_distance.new_full((slot.numel(),), math.inf).scatter_reduce(
+            0, q_rep, centre_distance + r, "amin")
+        near = centre_distance - r <= upper[q_rep]
+        q_rep, f = q_rep[near], f[near]
+        sq = point_triangle_sq_distance(points[q_rep], vertices[slot[q_rep, None], structure.faces[f]])
+        block_best = best_sq.scatter_reduce(0, q_rep, sq, "amin")
+        at_best = sq == block_best[q_rep]
+        best_face.scatter_reduce_(0, q_rep[at_best], f[at_best], "amax")  # any nearest face
+        best_sq = block_best
+    return best_sq, best_face
+
+
 def find_inside_vertices(
     vertices: torch.Tensor, structure: PartStructure, hits: SelfIntersections
 ) -> InsideVertices:
-    """Vertices of intersecting parts that lie inside the parts they may not touch.
+    """Vertices that lie inside a part they may not touch.
+
+    Every edge that crosses a face of a part its vertices may not touch is a barrier (found by
+    the exact test); its end behind the nearest crossed face (against the outward normal) is
+    inside that face's part. Inside-ness spreads along edges that cross nothing, also into
+    neighbouring parts as long as they may not touch the part they are inside of: the
+    intersection curves close the sunken region off, so no winding number over the whole
+    mesh is needed, and a hand buried entirely in the torso is reached from the forearm.
+    Depth is the distance to the nearest face of the part a vertex is inside of.
 
     Args:
         vertices: (N, V, 3) posed meshes in metres.
@@ -289,48 +374,74 @@ def find_inside_vertices(
         hits: :func:`find_self_intersections` on the same meshes.
 
     Returns:
-        the inside vertices with their depth (see the module docstring, step 3).
+        the inside vertices with their depth (the shallowest, if inside several parts).
     """
     structure = structure.to(vertices.device)
-    num_parts, n_faces = structure.num_parts, structure.faces.shape[0]
+    faces = structure.faces
     with torch.no_grad():
-        frames_hit, frame_slot = torch.unique(hits.frame, return_inverse=True)
-        partner = torch.zeros(frames_hit.numel(), num_parts, num_parts, dtype=torch.bool, device=vertices.device)
-        partner[frame_slot, hits.part_a, hits.part_b] = True
-        partner[frame_slot, hits.part_b, hits.part_a] = True
+        frames_hit, slot = torch.unique(hits.frame, return_inverse=True)
         verts = vertices[frames_hit].detach()  # (H, V, 3)
-        triangles = verts[:, structure.faces]
-        index = structure.face_parts[None, :, None].expand(verts.shape[0], n_faces, 3)
-        part_lo = verts.new_full((verts.shape[0], num_parts, 3), math.inf).scatter_reduce(
-            1, index, triangles.amin(2), "amin")
-        part_hi = verts.new_full((verts.shape[0], num_parts, 3), -math.inf).scatter_reduce(
-            1, index, triangles.amax(2), "amax")
-        # Candidate queries: vertices of a part with a partner, inside that partner's box.
-        in_box = ((verts[:, :, None] >= part_lo[:, None]) & (verts[:, :, None] <= part_hi[:, None])).all(-1)
-        query = (in_box & partner[:, structure.vertex_parts]).any(-1)  # (H, V)
-        slot, vertex = query.nonzero(as_tuple=True)
-        part = structure.vertex_parts[vertex]
-        block = max(1, _QUERY_BLOCK // max(n_faces, 1))
-        winding, sq_depth, nearest = [], [], []
-        for s in range(0, slot.numel(), block):
-            sl, vx, pt = slot[s:s + block], vertex[s:s + block], part[s:s + block]
-            points = verts[sl, vx]  # (q, 3)
-            others = ~structure.may_touch[pt][:, structure.face_parts]  # (q, F)
-            omega = _solid_angle(triangles[sl], points[:, None, :])  # (q, F)
-            winding.append((omega * others).sum(-1) / (4 * math.pi))
-            sq = point_triangle_sq_distance(points[:, None, :], triangles[sl])
-            sq = torch.where(others, sq, torch.full_like(sq, math.inf))
-            best = sq.min(-1)
-            sq_depth.append(best.values)
-            nearest.append(best.indices)
-        cat = (lambda xs: torch.cat(xs) if xs else verts.new_zeros(0))  # noqa: E731
-        # |w| > 1/2: inside, whichever way the mesh is oriented.
-        inside = cat(winding).abs() > 0.5
-        nearest_face = torch.cat(nearest)[inside] if nearest else vertex.new_zeros(0)
+        n_hit, n_verts = verts.shape[:2]
+        tri_a, tri_b = verts[slot[:, None], faces[hits.face_a]], verts[slot[:, None], faces[hits.face_b]]
+        a_through_b, b_through_a = edge_crossings(tri_a, tri_b)
+        n_edges = structure.edges.shape[0]
+        crossings = []
+        for crossing, face_own, face_other, tri_other in ((a_through_b, hits.face_a, hits.face_b, tri_b),
+                                                          (b_through_a, hits.face_b, hits.face_a, tri_a)):
+            pair, corner = crossing.nonzero(as_tuple=True)
+            crossings.append((slot[pair], structure.face_edges[face_own[pair], corner],
+                              faces[face_own[pair, None], torch.stack([corner, (corner + 1) % 3], dim=1)],
+                              tri_other[pair], structure.face_parts[face_other[pair]]))
+        edge_slot, edge, ends, other, other_part = (torch.cat(x) for x in zip(*crossings))
+        barrier = torch.zeros(n_hit * n_edges, dtype=torch.bool, device=verts.device)
+        barrier[edge_slot * n_edges + edge] = True
+        barrier = barrier.reshape(n_hit, n_edges)
+        # Seeds: each end of a crossing edge is behind (inside) the crossed face nearest to it
+        # along the edge; an edge crossing several surfaces gets each end right this way.
+        ends_xyz = verts[edge_slot[:, None], ends]  # (C, 2, 3)
+        side = _orient(other[:, None, 0], other[:, None, 1], other[:, None, 2], ends_xyz)  # (C, 2)
+        along = side[:, 0] / (side[:, 0] - side[:, 1]).where(side[:, 0] != side[:, 1], torch.ones_like(side[:, 0]))
+        # Parameter along the edge from its lower-index vertex, so both listings of an edge agree.
+        flip = ends[:, 0] > ends[:, 1]
+        along = torch.where(flip, 1 - along, along)
+        key = edge_slot * n_edges + edge
+        first_cross = along.new_full((n_hit * n_edges,), math.inf).scatter_reduce(0, key, along, "amin")[key]
+        last_cross = along.new_full((n_hit * n_edges,), -math.inf).scatter_reduce(0, key, along, "amax")[key]
+        nearest = torch.stack([torch.where(flip, along == last_cross, along == first_cross),
+                               torch.where(flip, along == first_cross, along == last_cross)], dim=1)
+        behind = (side * structure.outward.to(side.dtype) < 0) & nearest
+        # Inside-ness is tracked per part it is inside of (a label), so it may spread from part
+        # to part, but only into parts that may not touch the part it is inside of.
+        labels = torch.unique(other_part)
+        label = torch.searchsorted(labels, other_part)
+        may_enter = ~structure.may_touch[structure.vertex_parts][:, labels]  # (V, L)
+        behind &= may_enter[ends, label[:, None]]
+        inside = torch.zeros(n_hit, n_verts, len(labels), dtype=torch.bool, device=verts.device)
+        inside[edge_slot[:, None].expand(-1, 2)[behind], ends[behind], label[:, None].expand(-1, 2)[behind]] = True
+        # Spread along edges that cross nothing, in both directions, until nothing changes.
+        u, v = structure.edges.unbind(1)
+        passable = ~barrier[:, :, None]
+        while True:
+            reached = torch.zeros(inside.shape, dtype=torch.int32, device=verts.device)
+            reached.index_add_(1, v, (inside[:, u] & passable).int())
+            reached.index_add_(1, u, (inside[:, v] & passable).int())
+            grown = inside | ((reached > 0) & may_enter[None])
+            if torch.equal(grown, inside):
+                break
+            inside = grown
+        q_slot, q_vertex, q_label = inside.nonzero(as_tuple=True)
+        sq, nearest_face = _nearest_part_faces(verts, structure, q_slot, q_vertex, labels[q_label])
+        # A vertex inside several parts keeps the shallowest depth (the nearest way out).
+        key = q_slot * n_verts + q_vertex
+        unique_key, row = torch.unique(key, return_inverse=True)
+        best = sq.new_full((unique_key.numel(),), math.inf).scatter_reduce(0, row, sq, "amin")
+        chosen = torch.zeros(unique_key.numel(), dtype=torch.long, device=verts.device).scatter_reduce(
+            0, row, torch.arange(key.numel(), device=verts.device).where(sq == best[row], -1), "amax",
+            include_self=False)
+        q_slot, q_vertex, nearest_face = q_slot[chosen], q_vertex[chosen], nearest_face[chosen]
         return InsideVertices(
-            frame=frames_hit[slot[inside]], vertex=vertex[inside], part=part[inside],
-            other_part=structure.face_parts[nearest_face], nearest_face=nearest_face,
-            depth=cat(sq_depth)[inside].sqrt(),
+            frame=frames_hit[q_slot], vertex=q_vertex, part=structure.vertex_parts[q_vertex],
+            other_part=structure.face_parts[nearest_face], nearest_face=nearest_face, depth=best.sqrt(),
         )
 
 

@@ -1,0 +1,192 @@
+"""Self-penetration on the default body (or the SMPL file in $HUMANSCORE_SMPL_FILE): agreement
+with libigl/CGAL on 300 posed meshes, rest and clean clips, the arm-through-torso defect,
+gradient descent on the pose, the suite entry."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from humanscore_torch.bench_self_penetration import POSE_KINDS, benchmark_poses, reference_pairs
+from humanscore_torch.body import BodyModel
+from humanscore_torch.body.files import DEFAULT_BODY_PATH
+from humanscore_torch.body.parts import part_structure
+from humanscore_torch.body.skeleton import JOINT_INDEX, PARENTS
+from humanscore_torch.config import load_config
+from humanscore_torch.rotations import rotmat_to_rotvec, rotvec_to_rotmat
+from humanscore_torch.functional.self_penetration import (
+    find_self_intersections,
+    self_penetration,
+    self_penetration_penalty,
+)
+
+TOLERANCE_MM = float(load_config("self_penetration")["detection"]["depth_tolerance_mm"])
+
+
+@pytest.fixture(scope="module")
+def body() -> BodyModel:
+    path = os.environ.get("HUMANSCORE_SMPL_FILE")
+    if path:
+        return BodyModel.from_file(path)
+    if not DEFAULT_BODY_PATH.exists():
+        pytest.skip(f"default body not built yet ({DEFAULT_BODY_PATH})")
+    return BodyModel.default()
+
+
+def pose(body: BodyModel, body_pose: torch.Tensor, global_orient=None) -> torch.Tensor:
+    """(N, V, 3) float64 vertices for (N, 23, 3) axis-angle poses."""
+    global_orient = body_pose.new_zeros(len(body_pose), 3) if global_orient is None else global_orient
+    with torch.no_grad():
+        return body(global_orient, body_pose).vertices
+
+
+def arm_into_torso(size: torch.Tensor, start: float = 0.8) -> torch.Tensor:
+    """(N, 23, 3) poses: left arm hanging (abducted 0.25 rad), elbow at 90 deg so the forearm
+    points forward, then the shoulder rotated internally by ``start + size`` radians about the
+    upper arm, which sweeps the forearm medially into the belly: the defect grows with size.
+    On the default body the hand first meets the belly between sizes 0.0 and 0.1."""
+    n = len(size)
+    hang = rotvec_to_rotmat(torch.tensor([0.0, 0.0, -math.pi / 2 + 0.25], dtype=torch.float64)).expand(n, 3, 3)
+    twist = rotvec_to_rotmat(torch.stack([start + size, torch.zeros_like(size), torch.zeros_like(size)], -1))
+    body_pose = torch.zeros(n, 23, 3, dtype=torch.float64)
+    body_pose[:, JOINT_INDEX["left_shoulder"] - 1] = rotmat_to_rotvec(hang @ twist)
+    body_pose[:, JOINT_INDEX["left_elbow"] - 1, 1] = -math.pi / 2
+    return body_pose
+
+
+def test_part_structure_of_the_body(body):
+    structure = part_structure(body)
+    assert part_structure(body) is structure  # computed once
+    may_touch = structure.may_touch
+    assert torch.equal(may_touch, may_touch.T) and bool(may_touch.diagonal().all())
+    for child, parent in enumerate(PARENTS[1:], start=1):
+        assert may_touch[child, parent]
+    index = JOINT_INDEX
+    for a, b in [("left_elbow", "spine2"), ("left_wrist", "pelvis"), ("left_hand", "right_hand"),
+                 ("left_knee", "right_knee"), ("left_elbow", "right_elbow")]:
+        assert not may_touch[index[a], index[b]], (a, b)
+    assert structure.outward.item() == 1.0 or structure.outward.item() == -1.0
+
+
+def test_rest_pose_has_no_self_intersection(body):
+    vertices = pose(body, torch.zeros(1, 23, 3, dtype=torch.float64))
+    hits = find_self_intersections(vertices, part_structure(body))
+    assert hits.frame.numel() == 0
+    out = self_penetration(vertices[None], torch.ones(1, 1, dtype=torch.bool), part_structure(body))
+    assert out["raw"].item() == 0.0 and out["depth_mm"].item() == 0.0
+
+
+def test_detection_agrees_with_cgal_on_300_posed_meshes(body):
+    global_orient, body_pose, kind = benchmark_poses(300, seed=1)
+    vertices = pose(body, body_pose, global_orient)
+    structure = part_structure(body)
+    hits = find_self_intersections(vertices, structure)
+    agree, pairs_match, verdicts = 0, 0, []
+    for n in range(len(vertices)):
+        chosen = hits.frame == n
+        mine = set(zip(hits.face_a[chosen].tolist(), hits.face_b[chosen].tolist()))
+        oracle = reference_pairs(vertices[n].numpy(), structure)
+        verdicts.append(bool(oracle))
+        if bool(mine) == bool(oracle):
+            agree += 1
+            pairs_match += mine == oracle
+    verdicts = np.array(verdicts)
+    print(f"frame verdicts agree on {agree}/300; pair sets equal on {pairs_match}/{agree} agreeing frames; "
+          f"oracle penetrating frames {verdicts.sum()} "
+          f"(per kind {[int(verdicts[kind.numpy() == k].sum()) for k in range(len(POSE_KINDS))]})")
+    assert 0.2 < verdicts.mean() < 0.9  # both verdicts well represented
+    assert agree >= 297
+    assert pairs_match == agree
+
+
+def test_arm_through_torso_depth_grows_with_the_defect(body):
+    sizes = torch.linspace(0.0, 0.7, 8, dtype=torch.float64)
+    vertices = pose(body, arm_into_torso(sizes))
+    out = self_penetration(vertices[None], torch.ones(1, len(sizes), dtype=torch.bool), part_structure(body))
+    depth = out["depth_mm"][0]
+    print("arm-through-torso depth (mm) per size:", [round(d, 1) for d in depth.tolist()])
+    assert bool(out["penetrating"][0, -3:].all())  # the larger defects are all detected
+    assert torch.all(depth.diff() >= 0)
+    assert torch.all(depth[depth > 0].diff() > 0)  # strictly deeper once inside
+
+
+def test_gradient_descent_on_the_pose_removes_the_penetration(body):
+    structure = part_structure(body)
+    body_pose = arm_into_torso(torch.tensor([0.7], dtype=torch.float64)).requires_grad_(True)
+    global_orient = torch.zeros(1, 3, dtype=torch.float64)
+    start = self_penetration(pose(body, body_pose.detach())[None], torch.ones(1, 1, dtype=torch.bool), structure)
+    assert start["depth_mm"].item() > TOLERANCE_MM
+    optimizer = torch.optim.Adam([body_pose], lr=0.02)
+    for step in range(101):
+        loss = self_penetration_penalty(body(global_orient, body_pose).vertices, structure)
+        if loss.item() == 0.0:
+            break
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    end = self_penetration(pose(body, body_pose.detach())[None], torch.ones(1, 1, dtype=torch.bool), structure)
+    print(f"penetration of {start['depth_mm'].item():.1f} mm removed after {step} steps; "
+          f"{end['num_face_pairs'].item()} intersecting face pairs left, depth {end['depth_mm'].item():.2f} mm")
+    assert step <= 100 and loss.item() == 0.0
+    assert end["depth_mm"].item() <= TOLERANCE_MM
+
+
+def test_clean_synthetic_clips_show_no_penetration(body):
+    synthetic = pytest.importorskip("humanscore_torch.synthetic")
+    clean = getattr(synthetic, "clean_clips", None)
+    if clean is None:
+        pytest.skip("humanscore_torch.synthetic has no clean_clips() yet")
+    batch = clean()
+    vertices = batch.posed(body.float(), need_vertices=True).vertices
+    out = self_penetration(vertices, batch.mask, part_structure(body))
+    assert out["num_penetrating"].sum().item() == 0
+
+
+def test_suite_entry_reports_fraction_depth_and_faces(body):
+    from humanscore_torch.motion import MotionBatch
+    from humanscore_torch.suite import available_metrics
+
+    frames = arm_into_torso(torch.tensor([0.0, 0.5, 0.6], dtype=torch.float64)).float()
+    clean = torch.zeros(3, 23, 3)
+    batch = MotionBatch.from_sequences([
+        {"global_orient": torch.zeros(3, 3), "body_pose": clean},
+        {"global_orient": torch.zeros(3, 3), "body_pose": frames},
+    ], fps=[30.0, 30.0])
+    result = available_metrics()["self_penetration"](batch, body)
+    assert result.raw.tolist() == pytest.approx([0.0, 2 / 3])
+    assert result.computed.tolist() == [True, True]
+    assert result.score[0].item() == 100.0 and result.score[1].item() < 100.0
+    details = result.details
+    assert details["depth_mm"].shape == (2, 3) and details["faces_involved"].shape == (2, body.faces.shape[0])
+    assert details["faces_involved"][0].sum().item() == 0 and details["faces_involved"][1].sum().item() > 0
+    assert details["pair_frames"][1].sum().item() >= 2  # at least one part pair, in both frames
+    assert details["mean_depth_mm"][1].item() > TOLERANCE_MM
+
+
+def test_inside_vertices_agree_with_winding_numbers(body):
+    igl = pytest.importorskip("igl")
+    from humanscore_torch.functional.self_penetration import find_inside_vertices
+
+    structure = part_structure(body)
+    vertices = pose(body, arm_into_torso(torch.tensor([0.3, 0.5, 0.7], dtype=torch.float64)))
+    hits = find_self_intersections(vertices, structure)
+    inside = find_inside_vertices(vertices, structure, hits)
+    faces, parts = structure.faces.numpy(), structure.face_parts.numpy()
+    checked = disagree = 0
+    for n in range(len(vertices)):
+        mesh = vertices[n].numpy()
+        mine = set(inside.vertex[inside.frame == n].tolist())
+        involved = set(hits.part_a[hits.frame == n].tolist()) | set(hits.part_b[hits.frame == n].tolist())
+        for part in involved:
+            own = np.nonzero(structure.vertex_parts.numpy() == part)[0]
+            # Winding number of the faces of every part this one may not touch.
+            others = faces[~structure.may_touch[part].numpy()[parts]]
+            reference = set(own[np.abs(igl.winding_number(mesh, others, mesh[own])) > 0.5].tolist())
+            checked += len(own)
+            disagree += len(reference ^ {v for v in mine if structure.vertex_parts[v] == part})
+    print(f"inside vertices: {disagree} of {checked} checked disagree with winding numbers")
+    assert checked > 0 and disagree <= 0.01 * checked
