@@ -7,9 +7,9 @@ import sys
 from typing import List, Optional
 
 from ..errors import HumanScoreError
-from . import demo, evaluate
+from . import derive_limits, evaluate
 
-SUBCOMMANDS = (demo, evaluate)
+SUBCOMMANDS = (evaluate, derive_limits)
 
 
 def build_parser() -> argparse.ArgumentParser:

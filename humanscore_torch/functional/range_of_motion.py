@@ -1,0 +1,250 @@
+"""Range-of-motion violation (spec 4.3): joint angles outside human limits, in OpenSim coordinates.
+
+SMPL local rotations become OpenSim coordinates and residual angles through the joint map
+(:class:`humanscore_torch.limits.joint_map.JointMap`). Each checked coordinate has a range:
+the OpenSim model's (``configs/joint_limits.yaml``, Rajagopal 2016) unless a clinical value
+replaces it, and clinical ranges for the angles the model lacks
+(``configs/joint_limits_clinical.yaml``). A coordinate's excess is how far it lies outside its
+range (degrees, 0 inside); a frame violates when any coordinate's excess exceeds the tolerance
+(``configs/range_of_motion.yaml``). Per sequence:
+
+* ``raw``: fraction of valid frames that violate;
+* ``mean_excess_deg``: mean, over violating frames, of the frame's largest excess (degrees).
+
+Near gimbal lock a segment's first and third angles are not separately defined; they are not
+checked there (``gimbal_margin_deg``). Padded/invalid frames never count.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+from ..config import load_config
+from ..errors import HumanScoreError, ShapeError
+from ..limits.joint_map import JointMap
+from ..rotations import rotvec_to_rotmat
+from ..shapes import check_shape
+from .result import MetricResult
+from .scoring import score_from_config
+
+
+def coordinate_limits(joint_map: JointMap, limits: Optional[Mapping[str, Any]] = None,
+                      clinical: Optional[Mapping[str, Any]] = None,
+                      config: Optional[Mapping[str, Any]] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The range of every coordinate of ``joint_map``.
+
+    Args:
+        joint_map: the map whose ``coordinate_names`` order the result follows.
+        limits, clinical, config: the ``joint_limits``, ``joint_limits_clinical`` and
+            ``range_of_motion`` configs (the shipped ones when None).
+
+    Returns:
+        lower (K,), upper (K,) radians (float64) and checked (K,) bool.
+
+    Raises:
+        HumanScoreError: a mapped coordinate has no range anywhere.
+    """
+    limits = load_config("joint_limits") if limits is None else limits
+    clinical = load_config("joint_limits_clinical") if clinical is None else clinical
+    config = load_config("range_of_motion") if config is None else config
+    table = {n: (c["min"], c["max"]) for n, c in limits["coordinates"].items()}
+    for section in ("overrides", "residuals"):
+        table.update({n: (c["min"], c["max"]) for n, c in (clinical.get(section) or {}).items()})
+    unchecked = set(config.get("unchecked", []))
+    lower, upper, checked = [], [], []
+    for name in joint_map.coordinate_names:
+        if name in unchecked:
+            lower.append(-math.inf), upper.append(math.inf), checked.append(False)
+            continue
+        if name not in table:
+            raise HumanScoreError(f"range of motion: coordinate {name!r} has no range in joint_limits or "
+                                  "joint_limits_clinical, and is not listed as unchecked")
+        low, high = table[name]
+        lower.append(math.radians(low)), upper.append(math.radians(high)), checked.append(True)
+    return (torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64),
+            torch.tensor(checked))
+
+
+def _excess(coordinates: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Distance outside [lower, upper], elementwise (0 inside); infinite bounds give 0."""
+    below = (lower.to(coordinates) - coordinates).clamp_min(0.0)
+    above = (coordinates - upper.to(coordinates)).clamp_min(0.0)
+    return torch.nan_to_num(below + above, nan=0.0, posinf=0.0)
+
+
+def _checked_mask(joint_map: JointMap, coordinates: torch.Tensor, checked: torch.Tensor,
+                  gimbal_margin_deg: float) -> torch.Tensor:
+    """(..., K) bool: checked, and not an outer angle of a segment near gimbal lock."""
+    near_lock = joint_map.gimbal_cosine(coordinates) < math.sin(math.radians(gimbal_margin_deg))
+    undefined = near_lock[..., joint_map.segment_of_coordinate] & joint_map.outer_slot
+    return checked.to(coordinates.device) & ~undefined
+
+
+def _rotations(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor]):
+    """Validate SMPL rotations (B, T, 3)/(B, T, 23, 3) or matrices and the mask; return matrices."""
+    sizes: Dict[str, int] = {}
+    if body_pose.dim() == 5:
+        check_shape(body_pose, "B T 23 3 3", "body_pose", sizes)
+        check_shape(global_orient, "B T 3 3", "global_orient", sizes)
+    else:
+        check_shape(body_pose, "B T 23 3", "body_pose", sizes)
+        check_shape(global_orient, "B T 3", "global_orient", sizes)
+        global_orient, body_pose = rotvec_to_rotmat(global_orient), rotvec_to_rotmat(body_pose)
+    if not body_pose.is_floating_point():
+        raise ShapeError(f"body_pose: expected a floating-point tensor, got {body_pose.dtype}")
+    if mask is None:
+        mask = torch.ones(sizes["B"], sizes["T"], dtype=torch.bool, device=body_pose.device)
+    check_shape(mask, "B T", "mask", sizes)
+    if mask.dtype != torch.bool:
+        raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
+    return global_orient, body_pose, mask
+
+
+def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor],
+                            joint_map: JointMap, lower: torch.Tensor, upper: torch.Tensor, checked: torch.Tensor,
+                            tolerance_deg: float, gimbal_margin_deg: float) -> Dict[str, torch.Tensor]:
+    """Per-sequence sums for one batch (validated first; nothing is modified).
+
+    Args:
+        global_orient: (B, T, 3) or (B, T, 3, 3). body_pose: (B, T, 23, 3) or (B, T, 23, 3, 3).
+        mask: (B, T) bool valid frames, or None. joint_map, lower, upper, checked: see
+        :func:`coordinate_limits`. tolerance_deg, gimbal_margin_deg: degrees.
+
+    Returns:
+        ``num_valid`` (B,), ``num_violating`` (B,), ``excess_sum_deg`` (B,) sum of violating
+        frames' largest excess, ``per_frame_excess_deg`` (B, T) largest excess per frame (0 on
+        invalid frames), ``violating`` (B, T) bool, ``coordinate_violations`` (B, K) violating
+        frame counts per coordinate, ``coordinate_max_excess_deg`` (B, K), ``coordinates`` (B, T, K) rad.
+    """
+    global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
+    finite = torch.isfinite(body_pose.flatten(2)).all(-1) & torch.isfinite(global_orient.flatten(2)).all(-1)
+    mask = mask & finite
+    # Non-finite frames are masked; put identities there so no NaN reaches the maths.
+    eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device)
+    body_pose = torch.where(finite[..., None, None, None], body_pose, eye)
+    global_orient = torch.where(finite[..., None, None], global_orient, eye)
+    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    active = _checked_mask(joint_map, coordinates, checked, gimbal_margin_deg) & mask[..., None]
+    excess = torch.rad2deg(_excess(coordinates, lower, upper)) * active
+    over = (excess > tolerance_deg) & active
+    frame_excess = excess.amax(-1)
+    violating = over.any(-1)
+    return {
+        "num_valid": mask.sum(1),
+        "num_violating": violating.sum(1),
+        "excess_sum_deg": (frame_excess * violating).sum(1),
+        "per_frame_excess_deg": frame_excess,
+        "violating": violating,
+        "coordinate_violations": over.sum(1),
+        "coordinate_max_excess_deg": excess.amax(1),
+        "coordinates": coordinates,
+    }
+
+
+def _range_of_motion_compute(num_violating: torch.Tensor, num_valid: torch.Tensor,
+                             excess_sum_deg: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Violation rate and mean excess (degrees per violating frame) from sums (any matching shapes);
+    0 where nothing counted."""
+    rate = num_violating.to(excess_sum_deg.dtype) / num_valid.clamp_min(1).to(excess_sum_deg.dtype)
+    mean_excess = excess_sum_deg / num_violating.clamp_min(1).to(excess_sum_deg.dtype)
+    return {"raw": rate, "mean_excess_deg": mean_excess}
+
+
+def _setup(joint_map: Optional[JointMap], config: Optional[Mapping[str, Any]]):
+    config = load_config("range_of_motion") if config is None else config
+    joint_map = JointMap.from_config() if joint_map is None else joint_map
+    lower, upper, checked = coordinate_limits(joint_map, config=config)
+    return joint_map, config, lower, upper, checked
+
+
+def range_of_motion(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                    joint_map: Optional[JointMap] = None,
+                    config: Optional[Mapping[str, Any]] = None) -> Dict[str, torch.Tensor]:
+    """Range-of-motion violation of SMPL pose sequences.
+
+    Args:
+        global_orient: (B, T, 3) axis-angle or (B, T, 3, 3) root rotations.
+        body_pose: (B, T, 23, 3) axis-angle or (B, T, 23, 3, 3) local joint rotations.
+        mask: (B, T) bool valid frames (None: all valid).
+        joint_map: the SMPL->OpenSim map (the shipped Rajagopal 2016 one when None; pass
+            ``JointMap.from_config(rest_joints=...)`` to align it to a body).
+        config: the ``range_of_motion`` config (the shipped one when None).
+
+    Returns:
+        dict of ``raw`` (B,) fraction of valid frames violating, ``mean_excess_deg`` (B,),
+        ``score`` (B,) 0-100, ``computed`` (B,) bool (any valid frame), ``per_frame_excess_deg``
+        (B, T), ``violating`` (B, T) bool, ``coordinate_violation_rate`` (B, K) and
+        ``coordinate_max_excess_deg`` (B, K) in ``joint_map.coordinate_names`` order, and
+        ``coordinates`` (B, T, K) radians.
+    """
+    joint_map, config, lower, upper, checked = _setup(joint_map, config)
+    sums = _range_of_motion_update(global_orient, body_pose, mask, joint_map, lower, upper, checked,
+                                   float(config["tolerance_deg"]), float(config["gimbal_margin_deg"]))
+    dtype = sums["per_frame_excess_deg"].dtype
+    out = _range_of_motion_compute(sums["num_violating"], sums["num_valid"], sums["excess_sum_deg"])
+    out["score"] = score_from_config(out["raw"], config["score"])
+    out["computed"] = sums["num_valid"] > 0
+    out["coordinate_violation_rate"] = sums["coordinate_violations"].to(dtype) / sums["num_valid"].clamp_min(1)[:, None]
+    for key in ("per_frame_excess_deg", "violating", "coordinate_max_excess_deg", "coordinates"):
+        out[key] = sums[key]
+    return out
+
+
+def range_of_motion_penalty(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                            joint_map: Optional[JointMap] = None, config: Optional[Mapping[str, Any]] = None,
+                            width_deg: Optional[float] = None) -> torch.Tensor:
+    """Smooth range-of-motion loss: mean over valid frames of the summed soft hinge
+    ``w (sqrt(1 + (e / w)^2) - 1)`` of every checked coordinate's excess e (degrees) beyond its
+    range (no tolerance). Exactly 0, with zero gradient, inside the limits; ~ e^2 / (2 w) just
+    outside and ~ e far outside, so gradients stay bounded.
+
+    Args:
+        global_orient, body_pose, mask, joint_map, config: as :func:`range_of_motion`.
+        width_deg: hinge width w in degrees (the config's ``loss_width_deg`` when None).
+
+    Returns:
+        () penalty in degrees (0 when no frame is valid).
+    """
+    joint_map, config, lower, upper, checked = _setup(joint_map, config)
+    width = float(config["loss_width_deg"]) if width_deg is None else float(width_deg)
+    global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
+    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    active = _checked_mask(joint_map, coordinates.detach(), checked, float(config["gimbal_margin_deg"]))
+    excess = torch.rad2deg(_excess(coordinates, lower, upper))
+    # The pseudo-Huber hinge has derivative 0 at e = 0, so it joins the flat inside smoothly.
+    hinge = width * (torch.sqrt(1.0 + (excess / width) ** 2) - 1.0)
+    per_frame = (hinge * active).sum(-1) * mask
+    return per_frame.sum() / mask.sum().clamp_min(1)
+
+
+# Joint maps aligned to bodies, dropped with their body.
+_MAP_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def joint_map_for_body(body) -> JointMap:
+    """The shipped joint map aligned to ``body``'s rest joints (cached per body object)."""
+    if body not in _MAP_CACHE:
+        zeros = torch.zeros(1, 3, dtype=torch.float64, device=body.v_template.device)
+        with torch.no_grad():
+            rest = body(zeros, zeros.new_zeros(1, 23, 3), None, need_vertices=False).joints[0]
+        _MAP_CACHE[body] = JointMap.from_config(rest_joints=rest.cpu())
+    return _MAP_CACHE[body]
+
+
+def range_of_motion_result(batch, body) -> MetricResult:
+    """The suite entry: range-of-motion violation of a MotionBatch's SMPL poses (map aligned to
+    ``body``). Not computed for sequences given as joints only."""
+    if batch.body_pose is None:
+        zeros = torch.zeros(batch.batch_size, device=batch.device)
+        return MetricResult(key="range_of_motion", raw=zeros, unit="fraction of frames", score=zeros,
+                            computed=torch.zeros_like(zeros, dtype=torch.bool))
+    joint_map = joint_map_for_body(body) if body is not None else JointMap.from_config()
+    out = range_of_motion(batch.global_orient, batch.body_pose, batch.mask, joint_map)
+    details = {k: out[k] for k in ("mean_excess_deg", "per_frame_excess_deg", "violating",
+                                   "coordinate_violation_rate", "coordinate_max_excess_deg")}
+    return MetricResult(key="range_of_motion", raw=out["raw"], unit="fraction of frames", score=out["score"],
+                        computed=out["computed"], details=details)

@@ -1,0 +1,61 @@
+"""torchmetrics class for range-of-motion violation (spec 4.3); the maths is in
+:mod:`humanscore_torch.functional.range_of_motion`."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+from torchmetrics import Metric
+
+from ..config import load_config
+from ..functional.range_of_motion import _range_of_motion_compute, _range_of_motion_update, coordinate_limits
+from ..functional.scoring import score_from_config
+from ..limits.joint_map import JointMap
+
+
+class RangeOfMotion(Metric):
+    """Fraction of valid frames, over all sequences seen, with a joint angle out of range.
+
+    ``update(global_orient, body_pose, mask=None)``: global_orient (B, T, 3) or (B, T, 3, 3),
+    body_pose (B, T, 23, 3) or (B, T, 23, 3, 3), mask (B, T) bool. ``compute()`` returns a
+    dict of ``raw`` (fraction of frames), ``mean_excess_deg`` (degrees per violating frame),
+    ``score`` (0-100) and ``coordinate_violation_rate`` (K,) in ``joint_map.coordinate_names``
+    order.
+
+    Args:
+        joint_map: the SMPL->OpenSim map (shipped Rajagopal 2016 map when None).
+        config: the ``range_of_motion`` config (shipped when None).
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, joint_map: Optional[JointMap] = None, config: Optional[Mapping[str, Any]] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = load_config("range_of_motion") if config is None else config
+        self.joint_map = JointMap.from_config() if joint_map is None else joint_map
+        self.lower, self.upper, self.checked = coordinate_limits(self.joint_map, config=self.config)
+        self.add_state("num_valid", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("num_violating", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("excess_sum_deg", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("coordinate_violations", torch.zeros(len(self.joint_map.coordinate_names), dtype=torch.long),
+                       dist_reduce_fx="sum")
+
+    def update(self, global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
+        """Add a batch (validated before any state changes)."""
+        sums = _range_of_motion_update(global_orient, body_pose, mask, self.joint_map, self.lower, self.upper,
+                                       self.checked, float(self.config["tolerance_deg"]),
+                                       float(self.config["gimbal_margin_deg"]))
+        self.num_valid += sums["num_valid"].sum()
+        self.num_violating += sums["num_violating"].sum()
+        self.excess_sum_deg += sums["excess_sum_deg"].sum().to(torch.float64)
+        self.coordinate_violations += sums["coordinate_violations"].sum(0)
+
+    def compute(self) -> Dict[str, torch.Tensor]:
+        out = _range_of_motion_compute(self.num_violating, self.num_valid, self.excess_sum_deg)
+        out["score"] = score_from_config(out["raw"], self.config["score"])
+        out["coordinate_violation_rate"] = self.coordinate_violations.to(torch.float64) / self.num_valid.clamp_min(1)
+        return out
