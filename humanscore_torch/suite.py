@@ -31,4 +31,10 @@ def available_metrics() -> Dict[str, MetricFn]:
     found: Dict[str, MetricFn] = {}
     # Each metric module registers here with a local import, e.g.
     #   from .functional.jerk import jerk_result; found["jerk"] = jerk_result
+    from .functional.range_of_motion import range_of_motion_result; found["range_of_motion"] = range_of_motion_result
+    from .functional.self_penetration import self_penetration_result; found["self_penetration"] = self_penetration_result
+    from .functional.artifact_rate import artifact_rate_result; found["artifact_rate"] = artifact_rate_result
+    from .functional.bone_length import bone_length_result; found["bone_length_consistency"] = bone_length_result
+    from .functional.newtonian import newtonian_result; found["newtonian_plausibility"] = newtonian_result
+    from .functional.jerk import jerk_result; found["jerk"] = jerk_result
     return {key: found[key] for key in METRIC_KEYS if key in found}

@@ -1,0 +1,64 @@
+"""Entrance checks shared by the motion metrics that take joints, fps and a mask."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+
+from ..errors import InputValueError, ShapeError
+from ..shapes import check_floating, check_shape
+
+
+def check_motion(
+    joints: torch.Tensor,
+    fps: torch.Tensor,
+    mask: Optional[torch.Tensor],
+    joints_spec: str = "B T J 3",
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``joints`` (B, T, J, 3) metres, ``fps`` (B,) Hz and ``mask`` (B, T) bool, and
+    prepare them for the maths.
+
+    Returns:
+        joints in float32 or wider (finite differences times fps^3 overflow float16), with
+        non-finite frames set to 0, and the mask (all True when None) without those frames:
+        a NaN frame is never scored and never turns a result into NaN.
+
+    Raises:
+        ShapeError / InputValueError naming the argument, what was expected and what came.
+    """
+    sizes = check_shape(joints, joints_spec, "joints")
+    check_floating(joints, "joints")
+    check_shape(fps, "B", "fps", sizes)
+    # One host read at the entrance (never inside the maths): a bad rate must fail loudly.
+    if not bool((torch.isfinite(fps) & (fps > 0)).all()):
+        raise InputValueError(f"fps: expected finite frame rates > 0, got {fps.tolist()}")
+    if mask is None:
+        mask = torch.ones(joints.shape[:2], dtype=torch.bool, device=joints.device)
+    check_shape(mask, "B T", "mask", sizes)
+    if mask.dtype != torch.bool:
+        raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
+    if torch.finfo(joints.dtype).bits < 32:
+        joints = joints.float()
+    finite = torch.isfinite(joints).flatten(2).all(-1)
+    joints = torch.where(finite[:, :, None, None], joints, torch.zeros_like(joints))
+    return joints, mask & finite
+
+
+def safe_norm(x: torch.Tensor, dim: int = -1, eps: float = 0.0) -> torch.Tensor:
+    """Euclidean norm whose gradient is finite at 0.
+
+    The plain norm has gradient x/|x| (0/0 at the origin); ``sqrt(|x|^2 + eps^2)`` with eps > 0
+    is smooth everywhere, and with eps = 0 the zero vectors get gradient 0 instead of NaN.
+    """
+    squared = x.pow(2).sum(dim)
+    if eps > 0:
+        return torch.sqrt(squared + eps * eps)
+    positive = squared > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, squared, torch.ones_like(squared))), torch.zeros_like(squared))
+
+
+def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """sqrt of a non-negative tensor with gradient 0 (not inf) where x = 0."""
+    positive = x > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
