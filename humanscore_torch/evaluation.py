@@ -7,16 +7,17 @@ metric was not computed), ``raw`` (per metric key: value and unit), ``error``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+import itertools
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 
 from .body.model import BodyModel
+from .errors import InputValueError
+from .functional.aggregate import OVERALL_KEY, aggregate_scores
 from .functional.result import MetricResult
 from .motion import MotionBatch
 from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
-
-OVERALL_KEY = "humanscore"
 
 
 def score_batch(
@@ -34,21 +35,22 @@ def score_batch(
     """
     metrics = available_metrics() if metrics is None else metrics
     with torch.no_grad():
+        if "self_penetration" in metrics and batch.body_pose is not None and batch.vertices is None:
+            batch.posed(body, need_vertices=True)  # once, with vertices: the joint-only metrics reuse it
         return {key: fn(batch, body) for key, fn in metrics.items()}
-
-
-def _mean_or_none(values: Iterable[Optional[float]]) -> Optional[float]:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
 
 
 def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[Dict[str, Any]]:
     """One results.json record per sequence of ``batch``.
 
-    Tier score = mean of its computed metrics; overall = mean of the computed tiers. A metric
-    that was not computed (or not implemented) is ``None`` and is left out of the means,
-    visibly, never counted as 100.
+    Tier score = weighted mean of its computed metrics; overall = weighted mean of the
+    computed tiers (weights in ``configs/humanscore.yaml``, see
+    :func:`~humanscore_torch.functional.aggregate.aggregate_scores`). A metric that was not
+    computed (or not implemented) is ``None`` and is left out of the means, visibly, never
+    counted as 100.
     """
+    agg_scores, agg_computed = aggregate_scores({k: r.score for k, r in results.items()},
+                                                {k: r.computed for k, r in results.items()})
     records = []
     for i in range(batch.batch_size):
         scores: Dict[str, Optional[float]] = {key: None for key in METRIC_KEYS}
@@ -57,13 +59,14 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
             if bool(result.computed[i]):
                 scores[key] = float(result.score[i])
                 raw[key] = {"value": float(result.raw[i]), "unit": result.unit}
-        tiers = {tier: _mean_or_none(scores[k] for k in keys) for tier, keys in TIERS.items()}
+        tiers = {key: float(agg_scores[key][i]) if bool(agg_computed[key][i]) else None
+                 for key in (OVERALL_KEY, *TIERS)}
         meta = batch.metadata[i]
         records.append({
             "path": str(meta.get("path", meta.get("name", f"sequence_{i}"))),
             "num_frames": int(batch.lengths[i]),
             "fps": float(batch.fps[i]),
-            "scores": {OVERALL_KEY: _mean_or_none(tiers.values()), **tiers, **scores},
+            "scores": {**tiers, **scores},
             "raw": raw,
             "metadata": {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))},
             "nonfinite_frames": int(batch.nonfinite_frames[i]),
@@ -80,23 +83,35 @@ def error_record(path: str, error: str) -> Dict[str, Any]:
 
 
 def score_sequences(
-    sequences: Sequence[Dict[str, Any]],
+    sequences: Iterable[Dict[str, Any]],
     body: BodyModel,
     batch_size: int = 16,
     device: str = "cpu",
     on_batch: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
+    on_results: Optional[Callable[[MotionBatch, Dict[str, MetricResult], List[Dict[str, Any]]], None]] = None,
 ) -> Iterator[Dict[str, Any]]:
     """Score sequences (dicts as read by ``humanscore_torch.io``) in batches on ``device``.
 
+    ``sequences`` may be any iterable, e.g. a generator reading files: only one batch of
+    ``batch_size`` sequences is held at a time, so memory does not grow with their number.
     Yields one record per sequence, in order, as each batch finishes, so callers can write
-    results incrementally; ``on_batch`` is called with each batch's records.
+    results incrementally; ``on_batch`` is called with each batch's records, ``on_results``
+    with the batch, its MetricResults (per-frame details for reports) and its records.
     """
+    if batch_size <= 0:
+        raise InputValueError(f"batch_size: expected a positive number of sequences, got {batch_size}")
     body = body.to(device)
     metrics = available_metrics()
-    for start in range(0, len(sequences), batch_size):
-        chunk = sequences[start:start + batch_size]
+    iterator = iter(sequences)
+    while True:
+        chunk = list(itertools.islice(iterator, batch_size))
+        if not chunk:
+            return
         batch = MotionBatch.from_sequences(chunk).to(device)
-        records = batch_records(batch, score_batch(batch, body, metrics))
+        results = score_batch(batch, body, metrics)
+        records = batch_records(batch, results)
+        if on_results is not None:
+            on_results(batch, results, records)
         if on_batch is not None:
             on_batch(records)
         yield from records

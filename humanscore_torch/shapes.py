@@ -73,3 +73,12 @@ def check_floating(x: torch.Tensor, name: str) -> None:
     """Raise a ShapeError unless ``x`` has a floating-point dtype."""
     if not torch.is_floating_point(x):
         raise ShapeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+
+
+def check_device(x: torch.Tensor, device: torch.device, name: str) -> None:
+    """Raise a ShapeError unless ``x`` is on ``device`` (the first tensor argument's) and holds
+    data (``meta`` tensors have none to compute with)."""
+    if x.device != device:
+        raise ShapeError(f"{name}: on device {x.device}, expected {device} like the other inputs")
+    if x.device.type == "meta":
+        raise ShapeError(f"{name}: a 'meta' tensor holds no data; expected a tensor on a real device")

@@ -55,40 +55,19 @@ def test_derive_limits_rejects_missing_file(tmp_path):
         derive_limits(tmp_path / "nothing.osim")
 
 
-def _random_coordinates(derived, joint_map, count, rng):
-    """Uniform in each model coordinate's range; middle angles of 3-axis joints kept 10 deg
-    away from +-90 (gimbal lock, tested separately)."""
-    names = [n for n in joint_map.coordinate_names if n in derived["coordinates"]]
-    middle = {joint_map.coordinate_names[3 * s + 1] for s in range(len(joint_map.segments))}
-    values = {}
-    for name in names:
-        low, high = derived["coordinates"][name]["min"], derived["coordinates"][name]["max"]
-        if name in middle:
-            low, high = max(low, -80.0), min(high, 80.0)
-        values[name] = np.radians(rng.uniform(low, high, count))
-    return values
-
-
 def test_round_trip_through_opensim_within_half_degree(rajagopal, derived):
-    from humanscore_torch.io.opensim import opensim_body_poses
+    # The round trip of `humanscore validate`, from the library.
+    from humanscore_torch.validation.trial import round_trip
 
-    joint_map = JointMap.from_config(derived)
-    values = _random_coordinates(derived, joint_map, 500, np.random.default_rng(7))
-    bodies = [s.opensim_child or "torso" for s in joint_map.segments]
-    orientations, _ = opensim_body_poses(rajagopal, values, bodies)
     # OpenSim's segment orientations -> SMPL local rotations (inverse map) -> coordinates (forward map).
-    global_orient, body_pose = joint_map.smpl_from_body_orientations(torch.as_tensor(orientations))
-    recovered = joint_map.coordinates_from_smpl(global_orient, body_pose)
-    errors = []
-    for name, truth in values.items():
-        got = recovered[:, joint_map.coordinate_index[name]].numpy()
-        errors.append(np.degrees(np.abs(got - truth)).max())
-    assert len(values) == 32  # pelvis 3, hips 6, knees 2, ankle+subtalar 4, lumbar 3, shoulders 6, elbow+pro_sup 4, wrists 4
+    trip = round_trip(rajagopal, count=500, seed=7, limits=derived)
+    errors = trip.errors_deg.max(0)
+    assert trip.errors_deg.shape[0] == 500
+    assert len(trip.coordinate_names) == 32  # pelvis 3, hips 6, knees 2, ankle+subtalar 4, lumbar 3, shoulders 6, elbow+pro_sup 4, wrists 4
     print(f"round trip: 500 sets, largest error {max(errors):.2e} deg")
     assert max(errors) < 0.5
     # Residual angles (what the model locks) come back as 0, the neck too.
-    residual = [i for i, n in enumerate(joint_map.coordinate_names) if n not in values]
-    assert np.degrees(recovered[:, residual].abs().max().item()) < 0.5
+    assert trip.residual_max_deg < 0.5
 
 
 def test_gimbal_lock_is_finite_and_reproduces_the_rotation(rajagopal, derived):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from humanscore_torch.body.segments import center_of_mass
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.filtering import lowpass_derivatives
 from humanscore_torch.functional.newtonian import (
     CONSTRAINTS, _newtonian_compute, _newtonian_update, newtonian_penalty, newtonian_plausibility, newtonian_result)
 from humanscore_torch.losses.kinetics import NewtonianLoss
@@ -118,22 +116,19 @@ def test_teleport_size_moves_the_score_monotonically():
 
 def test_real_running_trial_is_plausible(reference_data):
     pytest.importorskip("opensim")
-    from real_running import running_trial_joints
+    # The same figures as `humanscore validate` (calibration rows), from the library.
+    from humanscore_torch.validation.trial import RunningTrial, com_force_correlation, newtonian_at_rates
 
-    joints, fps, support_bw, belt = running_trial_joints(reference_data)
+    trial = RunningTrial(reference_data).opensim_joints  # 24 SMPL-like joints placed by OpenSim
+    joints, fps, support_bw, belt = trial.joints, trial.fps, trial.support_bw, trial.belt_m_s
     assert 3.0 < belt < 4.5  # the trial's treadmill speed (m/s)
-    for step in (1, 2):  # 60 fps and every second frame (30 fps)
-        out = _run(torch.as_tensor(joints[::step]), fps / step)
+    for step, out in newtonian_at_rates(trial, steps=(1, 2)).items():  # 60 fps and every second frame (30 fps)
         assert out["num_violating"].item() == 0, out["max_excess"]
         plate_flight = torch.as_tensor(support_bw[::step] < 0.03)
         flight = out["flight"][0]
         assert flight.sum() >= 30 and not (flight & ~plate_flight).any()
     # The COM of the 24 joints, low-passed, follows the force plates.
-    x = torch.as_tensor(joints)[None]
-    acc = lowpass_derivatives(center_of_mass(x), torch.tensor([fps], dtype=F64),
-                              torch.ones(1, len(joints), dtype=torch.bool)).acceleration[0, 5:-5, 1]
-    implied = torch.as_tensor((support_bw[5:-5] - 1.0) * 9.81)
-    assert np.corrcoef(acc.numpy(), implied.numpy())[0, 1] > 0.97
+    assert com_force_correlation(joints, fps, (support_bw - 1.0) * 9.81, edge_frames=5) > 0.97
 
 
 def test_penalty_gradcheck_zero_on_plausible_motion():

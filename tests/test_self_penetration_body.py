@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from humanscore_torch.bench_self_penetration import POSE_KINDS, benchmark_poses, reference_pairs
+from humanscore_torch.bench.poses import POSE_KINDS, benchmark_poses
+from humanscore_torch.bench.reference import reference_pairs
 from humanscore_torch.body import BodyModel
 from humanscore_torch.body.files import DEFAULT_BODY_PATH
 from humanscore_torch.body.parts import part_structure
@@ -140,7 +141,7 @@ def test_clean_synthetic_clips_show_no_penetration(body):
     clean = getattr(synthetic, "clean_clips", None)
     if clean is None:
         pytest.skip("humanscore_torch.synthetic has no clean_clips() yet")
-    batch = clean()
+    batch = MotionBatch.from_sequences(list(clean().values()))
     vertices = batch.posed(body.float(), need_vertices=True).vertices
     out = self_penetration(vertices, batch.mask, part_structure(body))
     assert out["num_penetrating"].sum().item() == 0

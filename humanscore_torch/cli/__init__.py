@@ -7,9 +7,9 @@ import sys
 from typing import List, Optional
 
 from ..errors import HumanScoreError
-from . import derive_limits, evaluate
+from . import bench, calibrate, demo, derive_limits, evaluate, validate
 
-SUBCOMMANDS = (evaluate, derive_limits)
+SUBCOMMANDS = (demo, evaluate, derive_limits, validate, calibrate, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

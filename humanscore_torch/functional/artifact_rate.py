@@ -20,7 +20,7 @@ import torch
 from ..config import load_config
 from ..detectors import HADM_CLASSES
 from ..errors import InputValueError, ShapeError
-from ..shapes import check_floating, check_shape
+from ..shapes import check_device, check_floating, check_shape
 from .result import MetricResult
 from .scoring import score_from_config
 
@@ -28,9 +28,11 @@ from .scoring import score_from_config
 def _check(detections: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
     sizes = check_shape(detections, "B T C", "detections")
     check_floating(detections, "detections")
+    check_device(detections, detections.device, "detections")
     if mask is None:
         mask = torch.ones(detections.shape[:2], dtype=torch.bool, device=detections.device)
     check_shape(mask, "B T", "mask", sizes)
+    check_device(mask, detections.device, "mask")
     if mask.dtype != torch.bool:
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     # One host read at the entrance: confidences must be probabilities.

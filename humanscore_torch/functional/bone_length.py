@@ -70,8 +70,7 @@ def _bone_length_update(joints: torch.Tensor, mask: Optional[torch.Tensor] = Non
         (>= 2 valid frames and a used bone), ``per_bone_cv`` (B, K) (%), ``used_bones`` (B, K)
         bool, ``per_frame_deviation`` (B, T) largest |L_t - mean L| / mean L over bones (%).
     """
-    fps = joints.new_ones(joints.shape[0])
-    joints, mask = check_motion(joints, fps, mask)
+    joints, mask = check_motion(joints, None, mask)
     if min_bone_length_m is None:
         min_bone_length_m = float(load_config("bone_length")["min_bone_length_m"])
     lengths = bone_lengths(joints, bones)  # (B, T, K)
@@ -140,8 +139,7 @@ def bone_length_penalty(joints: torch.Tensor, mask: Optional[torch.Tensor] = Non
     Returns:
         () penalty.
     """
-    fps = joints.new_ones(joints.shape[0])
-    joints, mask = check_motion(joints, fps, mask)
+    joints, mask = check_motion(joints, None, mask)
     if min_bone_length_m is None:
         min_bone_length_m = float(load_config("bone_length")["min_bone_length_m"])
     lengths = bone_lengths(joints, bones, eps=eps)
@@ -150,7 +148,8 @@ def bone_length_penalty(joints: torch.Tensor, mask: Optional[torch.Tensor] = Non
     mean = (lengths * weight).sum(1) / frames
     variance = ((lengths - mean[:, None]) ** 2 * weight).sum(1) / frames
     used = ((mean >= min_bone_length_m) & (weight.sum(1) >= 2)).detach()
-    squared_cv = variance / mean.pow(2) * used
+    # Unused bones (e.g. no valid frame: mean 0) divide by 1, not 0: 0/0 * False would be NaN.
+    squared_cv = variance / torch.where(used, mean, torch.ones_like(mean)).pow(2) * used
     return squared_cv.sum() / used.sum().clamp_min(1)
 
 

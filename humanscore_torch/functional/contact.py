@@ -21,7 +21,8 @@ import torch
 
 from ..body.skeleton import JOINT_INDEX
 from ..config import load_config
-from ..shapes import check_shape
+from ..errors import InputValueError
+from ..shapes import check_device, check_shape
 from .motion_inputs import safe_norm
 
 # (foot, joint) -> SMPL joint index: feet in order (left, right), joints (ankle, ball of foot).
@@ -56,6 +57,8 @@ def masked_quantile(values: torch.Tensor, mask: torch.Tensor, q: float) -> torch
         (B,) the value at rank floor(q * (n - 1)) among the n valid entries (0 when n = 0).
         Differentiable (a gather of the sorted values).
     """
+    if values.shape[1] == 0:  # no entry at all (an empty clip): nothing to gather from
+        return values.new_zeros(values.shape[0])
     filled = torch.where(mask, values, torch.full_like(values, float("inf")))
     ordered, _ = torch.sort(filled, dim=1)
     count = mask.sum(1)
@@ -77,10 +80,15 @@ def stance_levels(joints: torch.Tensor, mask: torch.Tensor, ground: Optional[tor
     offsets = joints.new_tensor([config["joint_height_m"]["ankle"], config["joint_height_m"]["foot"]])
     if ground is not None:
         check_shape(ground, "B", "ground", {"B": joints.shape[0]})
+        check_device(ground, joints.device, "ground")
+        # One host read of a (B,) input: an unknown ground is None, never NaN.
+        if not bool(torch.isfinite(ground).all()):
+            raise InputValueError(f"ground: expected finite heights in metres (None when unknown), got {ground.tolist()}")
         return ground.to(joints.dtype)[:, None] + offsets[None, :]
     feet = joints[:, :, FOOT_JOINTS.to(joints.device), _UP]  # (B, T, 2 feet, 2 joints)
-    pooled = feet.permute(0, 3, 1, 2).reshape(joints.shape[0] * 2, -1)  # (B*2 joints, T*2 feet)
-    pooled_mask = mask[:, None, :, None].expand(-1, 2, -1, 2).reshape(joints.shape[0] * 2, -1)
+    rows, entries = joints.shape[0] * 2, joints.shape[1] * 2  # explicit: -1 is ambiguous when B = 0
+    pooled = feet.permute(0, 3, 1, 2).reshape(rows, entries)  # (B*2 joints, T*2 feet)
+    pooled_mask = mask[:, None, :, None].expand(-1, 2, -1, 2).reshape(rows, entries)
     return masked_quantile(pooled, pooled_mask, float(config["ground_percentile"]) / 100.0).reshape(-1, 2)
 
 
@@ -109,11 +117,18 @@ def foot_contact(positions: torch.Tensor, velocities: torch.Tensor, mask: torch.
     return FootContact(levels, heights, speeds, contact)
 
 
-def dilate_frames(flags: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """True where any of ``flags`` (B, T) is True within +-radius[b] frames (radius (B,) long)."""
+def dilate_frames(flags: torch.Tensor, radius: torch.Tensor, outside: bool = False) -> torch.Tensor:
+    """True where any of ``flags`` (B, T) is True within +-radius[b] frames (radius (B,) long).
+
+    ``outside``: the value of the frames before 0 and past T - 1. True makes a clip's end read
+    like padding marked True, so the answer does not depend on how far a batch pads the clip.
+    """
     frames = flags.shape[1]
     counts = torch.cat([flags.new_zeros(flags.shape[0], 1, dtype=torch.long), flags.long().cumsum(1)], 1)
     t = torch.arange(frames, device=flags.device)[None, :]
     high = (t + radius[:, None] + 1).clamp(max=frames)
     low = (t - radius[:, None]).clamp(min=0)
-    return (counts.gather(1, high) - counts.gather(1, low)) > 0
+    dilated = (counts.gather(1, high) - counts.gather(1, low)) > 0
+    if outside:
+        dilated = dilated | (t - radius[:, None] < 0) | (t + radius[:, None] >= frames)
+    return dilated

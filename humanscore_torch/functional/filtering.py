@@ -65,11 +65,14 @@ def gaussian_sigma_seconds(cutoff_hz: float) -> float:
     return math.sqrt(_HALF_POWER_U) / (2.0 * math.pi * cutoff_hz)
 
 
-def _window(fps: torch.Tensor, cutoff_hz: float, dtype: torch.dtype):
-    """Per-sequence weights (B, K) over offsets (K,) in frames, K = 2W + 1."""
+def _window(fps: torch.Tensor, cutoff_hz: float, dtype: torch.dtype, frames: int):
+    """Per-sequence weights (B, K) over offsets (K,) in frames, K = 2W + 1, for clips of
+    ``frames`` (>= 1) frames."""
     sigma_frames = (fps.to(dtype) * gaussian_sigma_seconds(cutoff_hz)).clamp_min(_MIN_SIGMA_FRAMES)
-    # W depends only on fps (never on data): one host read of a (B,) tensor per call.
-    half = max(_MIN_HALF_WIDTH, int(math.ceil(_TRUNCATE_SIGMAS * float(sigma_frames.max()))))
+    # W depends only on fps and T (never on data): one host read of a (B,) tensor per call.
+    # Offsets past T - 1 never reach a frame, so W stops there: memory stays bounded at any fps.
+    reach_frames = min(_TRUNCATE_SIGMAS * float(sigma_frames.max()), frames - 1)
+    half = max(_MIN_HALF_WIDTH, int(math.ceil(reach_frames)))
     offsets = torch.arange(-half, half + 1, device=fps.device, dtype=dtype)
     weights = torch.exp(-0.5 * (offsets[None, :] / sigma_frames[:, None]) ** 2)
     reach = (_TRUNCATE_SIGMAS * sigma_frames).clamp_min(_MIN_HALF_WIDTH)
@@ -111,7 +114,10 @@ def lowpass_derivatives(x: torch.Tensor, fps: torch.Tensor, mask: torch.Tensor, 
     batch, frames = x.shape[:2]
     trailing = x.shape[2:]
     dtype = x.dtype
-    offsets, weights = _window(fps, cutoff_hz, dtype)
+    if batch == 0 or frames == 0:  # nothing to fit: every output is empty
+        zeros = torch.zeros_like(x)
+        return Smoothed(zeros, zeros, zeros, mask & False)
+    offsets, weights = _window(fps, cutoff_hz, dtype, frames)
     m = mask.to(dtype)
     # Moments of the weights seen by each frame: S_k(t) = sum_s w(s) m(t+s) s^k, k = 0..4.
     mask_kernels = weights[:, None, :] * offsets[None, None, :] ** torch.arange(5, device=x.device, dtype=dtype)[None, :, None]

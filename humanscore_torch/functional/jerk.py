@@ -33,8 +33,9 @@ def _third_difference(joints: torch.Tensor, fps: torch.Tensor, mask: torch.Tenso
 
 
 def _pad_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """Pad (B, T-3, ...) on the time axis back to (B, T, ...) with zeros (False)."""
-    pad = x.new_zeros((x.shape[0], frames - x.shape[1]) + tuple(x.shape[2:]))
+    """Pad (B, T-3, ...) on the time axis back to (B, T, ...) with zeros (False); clips of
+    fewer than 4 frames have more difference slots (padded to 4) than frames: none is added."""
+    pad = x.new_zeros((x.shape[0], max(frames - x.shape[1], 0)) + tuple(x.shape[2:]))
     return torch.cat([x, pad], 1)
 
 

@@ -7,42 +7,52 @@ from typing import Optional, Tuple
 import torch
 
 from ..errors import InputValueError, ShapeError
-from ..shapes import check_floating, check_shape
+from ..shapes import check_device, check_floating, check_shape
+
+# Highest accepted frame rate (Hz) and largest coordinate (m) of a usable frame: together they
+# keep fps^3 x third differences (jerk) and their squares within float32 (8e17 and 6e35 < 3e38).
+MAX_FPS = 1e4
+MAX_COORDINATE_M = 1e5
 
 
 def check_motion(
     joints: torch.Tensor,
-    fps: torch.Tensor,
+    fps: Optional[torch.Tensor],
     mask: Optional[torch.Tensor],
     joints_spec: str = "B T J 3",
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Validate ``joints`` (B, T, J, 3) metres, ``fps`` (B,) Hz and ``mask`` (B, T) bool, and
-    prepare them for the maths.
+    """Validate ``joints`` (B, T, J, 3) metres, ``fps`` (B,) Hz (None for metrics without time
+    derivatives) and ``mask`` (B, T) bool, all on one device, and prepare them for the maths.
 
     Returns:
         joints in float32 or wider (finite differences times fps^3 overflow float16), with
-        non-finite frames set to 0, and the mask (all True when None) without those frames:
-        a NaN frame is never scored and never turns a result into NaN.
+        unusable frames (NaN/inf, or a coordinate beyond ``MAX_COORDINATE_M``) set to 0, and the
+        mask (all True when None) without those frames: such a frame is never scored and never
+        turns a result into NaN or inf.
 
     Raises:
         ShapeError / InputValueError naming the argument, what was expected and what came.
     """
     sizes = check_shape(joints, joints_spec, "joints")
     check_floating(joints, "joints")
-    check_shape(fps, "B", "fps", sizes)
-    # One host read at the entrance (never inside the maths): a bad rate must fail loudly.
-    if not bool((torch.isfinite(fps) & (fps > 0)).all()):
-        raise InputValueError(f"fps: expected finite frame rates > 0, got {fps.tolist()}")
+    check_device(joints, joints.device, "joints")
+    if fps is not None:
+        check_shape(fps, "B", "fps", sizes)
+        check_device(fps, joints.device, "fps")
+        # One host read at the entrance (never inside the maths): a bad rate must fail loudly.
+        if not bool((torch.isfinite(fps) & (fps > 0) & (fps <= MAX_FPS)).all()):
+            raise InputValueError(f"fps: expected finite frame rates in (0, {MAX_FPS:g}] Hz, got {fps.tolist()}")
     if mask is None:
         mask = torch.ones(joints.shape[:2], dtype=torch.bool, device=joints.device)
     check_shape(mask, "B T", "mask", sizes)
+    check_device(mask, joints.device, "mask")
     if mask.dtype != torch.bool:
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     if torch.finfo(joints.dtype).bits < 32:
         joints = joints.float()
-    finite = torch.isfinite(joints).flatten(2).all(-1)
-    joints = torch.where(finite[:, :, None, None], joints, torch.zeros_like(joints))
-    return joints, mask & finite
+    usable = (torch.isfinite(joints) & (joints.abs() <= MAX_COORDINATE_M)).flatten(2).all(-1)
+    joints = torch.where(usable[:, :, None, None], joints, torch.zeros_like(joints))
+    return joints, mask & usable
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1, eps: float = 0.0) -> torch.Tensor:

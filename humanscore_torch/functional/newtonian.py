@@ -63,7 +63,8 @@ def _kinematics(joints: torch.Tensor, fps: torch.Tensor, mask: torch.Tensor, con
     with torch.no_grad():  # contact is a discrete decision: no gradient through it
         contact = foot_contact(smooth.position, smooth.velocity, mask, ground)
         radius = torch.ceil(fps * gaussian_sigma_seconds(cutoff)).long()
-        supported = dilate_frames(contact.contact.any(-1) | ~mask, radius)
+        # Frames of unknown support (masked, padded, or before/after the clip) count as supported.
+        supported = dilate_frames(contact.contact.any(-1) | ~mask, radius, outside=True)
         flight = com.valid & ~supported
     index = torch.as_tensor(smpl_bones(), device=joints.device)
     bone = smooth.position[:, :, index[:, 1]] - smooth.position[:, :, index[:, 0]]
@@ -181,7 +182,7 @@ def newtonian_plausibility(joints: torch.Tensor, fps: torch.Tensor, mask: Option
     out["raw"] = _newtonian_compute(out["num_violating"], out["num_assessable"]).to(joints.dtype)
     out["score"] = score_from_config(out["raw"], config["score"])
     out["computed"] = out["num_assessable"] > 0
-    out["max_excess"] = out["excess"].amax(1)
+    out["max_excess"] = out["excess"].amax(1) if out["excess"].shape[1] else out["excess"].sum(1)  # T = 0: zeros
     return out
 
 

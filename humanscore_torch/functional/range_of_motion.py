@@ -27,7 +27,7 @@ from ..config import load_config
 from ..errors import HumanScoreError, ShapeError
 from ..limits.joint_map import JointMap
 from ..rotations import rotvec_to_rotmat
-from ..shapes import check_shape
+from ..shapes import check_device, check_floating, check_shape
 from .result import MetricResult
 from .scoring import score_from_config
 
@@ -85,23 +85,31 @@ def _checked_mask(joint_map: JointMap, coordinates: torch.Tensor, checked: torch
 
 
 def _rotations(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor]):
-    """Validate SMPL rotations (B, T, 3)/(B, T, 23, 3) or matrices and the mask; return matrices."""
+    """Validate SMPL rotations (B, T, 3)/(B, T, 23, 3) or matrices and the mask; return matrices
+    (identities on non-finite frames) and the mask without those frames."""
     sizes: Dict[str, int] = {}
-    if body_pose.dim() == 5:
-        check_shape(body_pose, "B T 23 3 3", "body_pose", sizes)
-        check_shape(global_orient, "B T 3 3", "global_orient", sizes)
-    else:
-        check_shape(body_pose, "B T 23 3", "body_pose", sizes)
-        check_shape(global_orient, "B T 3", "global_orient", sizes)
+    matrices = isinstance(body_pose, torch.Tensor) and body_pose.dim() == 5
+    check_shape(body_pose, "B T 23 3 3" if matrices else "B T 23 3", "body_pose", sizes)
+    check_shape(global_orient, "B T 3 3" if matrices else "B T 3", "global_orient", sizes)
+    # Checked before any conversion: rotvec_to_rotmat would turn integers into floats.
+    check_floating(body_pose, "body_pose")
+    check_floating(global_orient, "global_orient")
+    check_device(body_pose, body_pose.device, "body_pose")
+    check_device(global_orient, body_pose.device, "global_orient")
+    if not matrices:
         global_orient, body_pose = rotvec_to_rotmat(global_orient), rotvec_to_rotmat(body_pose)
-    if not body_pose.is_floating_point():
-        raise ShapeError(f"body_pose: expected a floating-point tensor, got {body_pose.dtype}")
     if mask is None:
         mask = torch.ones(sizes["B"], sizes["T"], dtype=torch.bool, device=body_pose.device)
     check_shape(mask, "B T", "mask", sizes)
+    check_device(mask, body_pose.device, "mask")
     if mask.dtype != torch.bool:
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
-    return global_orient, body_pose, mask
+    finite = torch.isfinite(body_pose.flatten(2)).all(-1) & torch.isfinite(global_orient.flatten(2)).all(-1)
+    # Non-finite frames are masked; put identities there so no NaN reaches the maths (metric and loss).
+    eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device)
+    body_pose = torch.where(finite[..., None, None, None], body_pose, eye)
+    global_orient = torch.where(finite[..., None, None], global_orient, eye)
+    return global_orient, body_pose, mask & finite
 
 
 def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor],
@@ -121,12 +129,6 @@ def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor
         frame counts per coordinate, ``coordinate_max_excess_deg`` (B, K), ``coordinates`` (B, T, K) rad.
     """
     global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
-    finite = torch.isfinite(body_pose.flatten(2)).all(-1) & torch.isfinite(global_orient.flatten(2)).all(-1)
-    mask = mask & finite
-    # Non-finite frames are masked; put identities there so no NaN reaches the maths.
-    eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device)
-    body_pose = torch.where(finite[..., None, None, None], body_pose, eye)
-    global_orient = torch.where(finite[..., None, None], global_orient, eye)
     coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
     active = _checked_mask(joint_map, coordinates, checked, gimbal_margin_deg) & mask[..., None]
     excess = torch.rad2deg(_excess(coordinates, lower, upper)) * active
@@ -140,7 +142,7 @@ def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor
         "per_frame_excess_deg": frame_excess,
         "violating": violating,
         "coordinate_violations": over.sum(1),
-        "coordinate_max_excess_deg": excess.amax(1),
+        "coordinate_max_excess_deg": excess.amax(1) if excess.shape[1] else excess.sum(1),  # T = 0: zeros
         "coordinates": coordinates,
     }
 

@@ -402,7 +402,7 @@ class JointMap(nn.Module):
         first = values[..., :1].expand_as(values)
         coupled = _interp(self.grid.reshape(-1, self.grid.shape[-1]).to(values),
                           self.table.reshape(-1, self.table.shape[-1]).to(values),
-                          first.reshape(first.shape[:-2] + (-1,))).reshape(values.shape)
+                          first.flatten(-2)).reshape(values.shape)
         return torch.where(self.is_coordinate, values * self.slope.to(values),
                            torch.where(self.coupled, coupled + values, values))
 
@@ -475,11 +475,12 @@ class JointMap(nn.Module):
         angles = torch.stack([angles[..., 0], middle, angles[..., 2]], dim=-1)
         coupled = _interp(self.grid.reshape(-1, self.grid.shape[-1]).to(angles),
                           self.table.reshape(-1, self.table.shape[-1]).to(angles),
-                          (angles[..., :1] / self.slope[:, :1].to(angles)).expand_as(angles).reshape(
-                              angles.shape[:-2] + (-1,))).reshape(angles.shape)
+                          # flatten, not reshape(..., -1): -1 is ambiguous for empty batches
+                          (angles[..., :1] / self.slope[:, :1].to(angles)).expand_as(angles).flatten(-2)
+                          ).reshape(angles.shape)
         values = torch.where(self.is_coordinate, angles / self.slope.to(angles),
                              torch.where(self.coupled, angles - coupled, angles))
-        return values.reshape(values.shape[:-2] + (-1,))
+        return values.flatten(-2)
 
     # ----------------------------------------------------------------- OpenSim body orientations
     def smpl_from_body_orientations(self, orientations: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,116 @@
+"""Calibration of the raw-to-score maps: the fitting rule, the calibrate command, and the
+shipped default (fitted on the real running trial and the clean synthetic clips)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import yaml
+
+from humanscore_torch.calibration import (SCORE_CONFIGS, _round, calibrate, fit_score_map, fitted_scores,
+                                          over_ground, score_references)
+from humanscore_torch.cli import main
+from humanscore_torch.config import load_config
+from humanscore_torch.errors import HumanScoreError
+from humanscore_torch.evaluation import OVERALL_KEY
+from humanscore_torch.functional.jerk import jerk
+from humanscore_torch.functional.scoring import raw_to_score
+from humanscore_torch.suite import METRIC_KEYS
+
+
+def _score(raw, fit):
+    return float(raw_to_score(torch.tensor(raw, dtype=torch.float64), fit["free"], fit["half"]))
+
+
+def test_fit_puts_best_reference_at_100_and_worst_at_target():
+    raw = [0.3, 0.1, 0.5, 0.2]
+    fit = fit_score_map(raw, min_half=1e-3, target=90.0)
+    assert fit["free"] == pytest.approx(0.1)
+    assert fit["half"] == pytest.approx(0.4 / math.log2(100 / 90))
+    assert _score(0.1, fit) == pytest.approx(100.0)
+    assert _score(0.5, fit) == pytest.approx(90.0)
+    assert all(90.0 - 1e-9 <= _score(r, fit) <= 100.0 for r in raw)
+    # Anything worse than the best reference scores strictly less than 100.
+    assert _score(0.1 + 1e-6, fit) < 100.0
+
+
+def test_fit_percentiles_and_target():
+    raw = [0.0, 1.0, 2.0, 3.0, 4.0]
+    fit = fit_score_map(raw, min_half=1e-3, target=80.0, top_percentile=50.0, free_percentile=25.0)
+    assert fit["free"] == pytest.approx(1.0)
+    assert _score(2.0, fit) == pytest.approx(80.0)
+
+
+def test_fit_without_spread_uses_min_half():
+    fit = fit_score_map([0.0, 0.0, 0.0], min_half=0.05)
+    assert fit == {"free": 0.0, "half": 0.05}
+    # A spread smaller than min_half allows keeps min_half: references then score above target.
+    fit = fit_score_map([0.0, 0.001], min_half=0.05, target=90.0)
+    assert fit["half"] == 0.05 and _score(0.001, fit) > 90.0
+
+
+@pytest.mark.parametrize("kwargs", [dict(raw=[]), dict(raw=[float("nan")]), dict(raw=[1.0], target=100.0),
+                                    dict(raw=[1.0], target=0.0),
+                                    dict(raw=[1.0], top_percentile=20.0, free_percentile=30.0),
+                                    dict(raw=[1.0], top_percentile=101.0), dict(raw=[1.0], min_half=0.0)])
+def test_fit_rejects_bad_arguments(kwargs):
+    kwargs = {"min_half": 0.1, **kwargs}
+    with pytest.raises(HumanScoreError):
+        fit_score_map(**kwargs)
+
+
+def test_round_goes_the_safe_way():
+    assert _round(0.123456, up=False) == 0.1234
+    assert _round(0.123456, up=True) == 0.1235
+    assert _round(1557.82, up=False) == 1557.0
+    assert _round(1557.82, up=True) == 1558.0
+    assert _round(2.0, up=True) == 2.0 and _round(0.0, up=False) == 0.0
+
+
+def test_over_ground_adds_belt_speed_without_changing_jerk():
+    generator = torch.Generator().manual_seed(0)
+    seq = {"transl": torch.randn(20, 3, generator=generator, dtype=torch.float64), "fps": 50.0, "metadata": {"a": 1}}
+    moved = over_ground(seq, 3.0)
+    expected = seq["transl"].clone()
+    expected[:, 2] += 3.0 * torch.arange(20, dtype=torch.float64) / 50.0
+    torch.testing.assert_close(moved["transl"], expected)
+    assert moved["metadata"] == {"a": 1, "treadmill_speed_m_s": 3.0} and seq["metadata"] == {"a": 1}
+    fps = torch.tensor([50.0], dtype=torch.float64)
+    before = jerk(seq["transl"][None, :, None], fps)["raw"]
+    after = jerk(moved["transl"][None, :, None], fps)["raw"]
+    torch.testing.assert_close(after, before)
+
+
+def _synthetic():
+    return pytest.importorskip("humanscore_torch.synthetic")
+
+
+def test_calibrate_command_writes_a_config_that_evaluate_loads(tmp_path):
+    synthetic = _synthetic()
+    from humanscore_torch.io import save_motion
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in synthetic.CLIP_NAMES[:3]:
+        save_motion(folder / f"{name}.npz", synthetic.clean_clip(name, seconds=1.0))
+    out = tmp_path / "cal.yaml"
+    assert main(["calibrate", str(folder), "--output", str(out), "--target", "95"]) == 0
+    config = yaml.safe_load(out.read_text())
+    provenance = config["calibration"]
+    assert provenance["parameters"]["target"] == 95.0
+    assert len(provenance["references"]) == 3 and provenance["rule"] and provenance["date"]
+    assert provenance["humanscore_torch_version"]
+    for key, name in SCORE_CONFIGS.items():
+        assert set(config[name]["score"]) == {"free", "half", "min_half"}
+    assert main(["evaluate", str(folder), "--output", str(tmp_path / "eval"), "--config", str(out),
+                 "--worst-frames", "0"]) == 0
+    import json
+
+    records = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert len(records) == 3
+    for record in records:
+        for key in METRIC_KEYS:
+            if record["scores"][key] is not None:
+                assert record["scores"][key] >= 95.0 - 1e-6, (record["path"], key)
