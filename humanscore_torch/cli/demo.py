@@ -1,7 +1,7 @@
 """``humanscore demo [--output DIR]``: score the synthetic clips on the embedded default body.
 
 Every clean clip of :mod:`humanscore_torch.synthetic`, and each clean walk with one defect of
-middle size injected, go through every metric; the scores are printed as a table and written
+middle size injected into the clip it is meant for, go through every metric; the scores are printed as a table and written
 to DIR (results.json, results.csv, report.md) like ``humanscore evaluate`` writes them.
 """
 
@@ -17,12 +17,8 @@ from ..evaluation import score_sequences
 from ..report.results import console_table, write_all
 from .common import add_device_and_body_options, load_body, resolve_device
 
-# The clip every defect is injected into, and which of its sizes the demo shows.
-DEFECT_BASE_CLIP = "walk"
-
-
 def demo_sequences(fps: float = 30.0) -> List[Dict[str, Any]]:
-    """The clean synthetic clips, then the walk with each defect at a middle size.
+    """The clean synthetic clips, then each defect at a middle size in the clip it is meant for.
 
     Returns:
         sequence dicts (see :func:`humanscore_torch.io.read_motion_file`) whose
@@ -36,9 +32,10 @@ def demo_sequences(fps: float = 30.0) -> List[Dict[str, Any]]:
         sequences.append(sequence)
     for defect, sizes in synthetic.DEFECT_SIZES.items():
         size = sizes[len(sizes) // 2]
-        sequence = synthetic.defect_clip(DEFECT_BASE_CLIP, defect, size, fps=fps)
+        base = synthetic.DEFECT_BASE_CLIPS.get(defect, "walk")
+        sequence = synthetic.defect_clip(base, defect, size, fps=fps)
         sequence["metadata"] = {**sequence.get("metadata", {}),
-                                "path": f"{DEFECT_BASE_CLIP}+{defect}={size:g}", "group": "defect"}
+                                "path": f"{base}+{defect}={size:g}", "group": "defect"}
         sequences.append(sequence)
     return sequences
 
@@ -64,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
         records.extend(new_records)
         write_all(records, args.output, title="HumanScore demo (synthetic clips, default body)")
 
-    list(score_sequences(sequences, body, args.batch_size, device, on_batch=flush))
+    # Clips batch together only when they carry the same optional fields (bone_stretch gives
+    # explicit joints, artifacts-bearing clips detections).
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for sequence in sequences:
+        groups.setdefault(tuple(k for k in ("joints", "detections") if sequence.get(k) is not None), []).append(sequence)
+    for group in groups.values():
+        list(score_sequences(group, body, args.batch_size, device, on_batch=flush))
     print(console_table(records))
     print(f"{len(records)} synthetic clips scored on {device} in {time.perf_counter() - start:.1f} s; "
           f"results in {args.output}/", file=sys.stderr)
