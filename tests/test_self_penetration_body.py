@@ -18,6 +18,7 @@ from humanscore_torch.body.files import DEFAULT_BODY_PATH
 from humanscore_torch.body.parts import part_structure
 from humanscore_torch.body.skeleton import JOINT_INDEX, PARENTS
 from humanscore_torch.config import load_config
+from humanscore_torch.motion import MotionBatch
 from humanscore_torch.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 from humanscore_torch.functional.self_penetration import (
     find_self_intersections,
