@@ -9,6 +9,7 @@ import torch
 
 from .body.model import BodyModel, BodyOutput
 from .errors import HumanScoreError, InputValueError, ShapeError
+from .functional.motion_inputs import MAX_COORDINATE_M
 from .shapes import check_shape
 
 _POSE_FIELDS = ("global_orient", "body_pose", "transl", "betas")
@@ -103,24 +104,30 @@ class MotionBatch:
                 setattr(self, name, value.to(torch.float32))
 
     def _mask_nonfinite(self) -> None:
-        """Drop frames with NaN/inf from the mask, count them, and zero them so nothing downstream
-        sees a NaN (a zero frame is never scored: it is masked)."""
+        """Drop unusable frames (NaN/inf, or a value beyond ``MAX_COORDINATE_M``: 100 km or 1e5
+        rad is broken data, and would overflow float32 downstream) from the mask, count them,
+        and zero them so nothing downstream sees them (a zero frame is never scored: it is masked)."""
+        def usable(value: torch.Tensor) -> torch.Tensor:
+            return (torch.isfinite(value) & (value.abs() <= MAX_COORDINATE_M)).flatten(2).all(-1)
+
         finite = torch.ones_like(self.mask)
         for name in _FRAME_FIELDS + ("betas",):
             value = getattr(self, name)
-            if value is None or (name == "betas" and value.dim() == 2):
+            if value is None:
                 continue
-            finite &= torch.isfinite(value.flatten(2)).all(-1)
-        if self.betas is not None and self.betas.dim() == 2:
-            finite &= torch.isfinite(self.betas).all(-1, keepdim=True)
+            finite &= usable(value[:, None]) if name == "betas" and value.dim() == 2 else usable(value)
         bad = self.mask & ~finite
         self.nonfinite_frames = bad.sum(1) + (0 if self.nonfinite_frames is None else self.nonfinite_frames)
         self.mask = self.mask & finite
-        if bool(bad.any()):
+        if bool((~finite).any()):
             for name in _FRAME_FIELDS + ("betas",):
                 value = getattr(self, name)
-                if value is not None:
-                    setattr(self, name, torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0))
+                if value is None:
+                    continue
+                # Per-sequence betas are zeroed only where no frame of the sequence is usable.
+                keep = finite.any(1) if name == "betas" and value.dim() == 2 else finite
+                keep = keep.reshape(keep.shape + (1,) * (value.dim() - keep.dim()))
+                setattr(self, name, torch.where(keep & torch.isfinite(value), value, torch.zeros_like(value)))
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -96,6 +96,8 @@ def _rotations(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optio
     check_floating(global_orient, "global_orient")
     check_device(body_pose, body_pose.device, "body_pose")
     check_device(global_orient, body_pose.device, "global_orient")
+    if torch.finfo(body_pose.dtype).bits < 32:  # angles over small slopes overflow float16
+        global_orient, body_pose = global_orient.float(), body_pose.float()
     if not matrices:
         global_orient, body_pose = rotvec_to_rotmat(global_orient), rotvec_to_rotmat(body_pose)
     if mask is None:

@@ -41,7 +41,8 @@ import torch
 from ..body.parts import PartStructure, part_structure
 from ..config import load_config
 from ..errors import InputValueError, ShapeError
-from ..shapes import check_floating, check_shape
+from ..shapes import check_device, check_floating, check_shape
+from .motion_inputs import MAX_COORDINATE_M
 from .result import MetricResult
 from .scoring import score_from_config
 
@@ -536,6 +537,36 @@ def find_inside_vertices(
         )
 
 
+# ---------------------------------------------------------------------------------- entrance
+def _check_vertices(vertices: torch.Tensor, mask: Optional[torch.Tensor], structure: PartStructure,
+                    leading: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Validate vertices (``leading`` V, 3) metres of the structure's body and a bool mask of
+    the leading shape (all True when None), on one device.
+
+    Returns:
+        vertices in float32 or wider (float16 squared distances overflow), unusable frames (NaN/
+        inf, or a coordinate beyond ``MAX_COORDINATE_M``) set to 0, and the mask without them.
+    """
+    sizes = check_shape(vertices, f"{leading} V 3", "vertices")
+    check_floating(vertices, "vertices")
+    check_device(vertices, vertices.device, "vertices")
+    if vertices.shape[-2] != structure.vertex_parts.shape[0]:
+        raise ShapeError(f"vertices: expected {structure.vertex_parts.shape[0]} vertices (the body's), "
+                         f"got {vertices.shape[-2]}")
+    if mask is None:
+        mask = torch.ones(vertices.shape[:-2], dtype=torch.bool, device=vertices.device)
+    # Any leading shape: the mask must have exactly the vertices' leading sizes.
+    check_shape(mask, " ".join(map(str, vertices.shape[:-2])) if leading == "..." else leading, "mask", sizes)
+    check_device(mask, vertices.device, "mask")
+    if mask.dtype != torch.bool:
+        raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
+    if torch.finfo(vertices.dtype).bits < 32:
+        vertices = vertices.float()
+    usable = (torch.isfinite(vertices) & (vertices.abs() <= MAX_COORDINATE_M)).all(-1).all(-1)
+    vertices = torch.where(usable[..., None, None], vertices, torch.zeros_like(vertices))
+    return vertices, mask & usable
+
+
 # ---------------------------------------------------------------------------------- penalty
 def self_penetration_penalty(
     vertices: torch.Tensor,
@@ -558,13 +589,8 @@ def self_penetration_penalty(
     Returns:
         () the penalty in m^2, summed over vertices and frames.
     """
-    check_shape(vertices, "... V 3", "vertices")
-    check_floating(vertices, "vertices")
-    flat = vertices.reshape(-1, *vertices.shape[-2:])
-    if mask is not None:
-        if tuple(mask.shape) != tuple(vertices.shape[:-2]):
-            raise ShapeError(f"mask: expected shape {tuple(vertices.shape[:-2])}, got {tuple(mask.shape)}")
-        flat = flat[mask.reshape(-1).to(flat.device)]
+    vertices, mask = _check_vertices(vertices, mask, structure, "...")
+    flat = vertices.reshape(-1, *vertices.shape[-2:])[mask.reshape(-1)]
     structure = structure.to(vertices.device)
     hits = find_self_intersections(flat.detach(), structure)
     inside = find_inside_vertices(flat.detach(), structure, hits)
@@ -601,14 +627,7 @@ def _self_penetration_update(
         ``faces_involved`` (B, F): number of valid frames in which each face intersects;
         ``num_valid``, ``num_penetrating``, ``depth_sum_mm`` (B,): the sums a metric keeps.
     """
-    sizes = check_shape(vertices, "B T V 3", "vertices")
-    check_shape(mask, "B T", "mask", sizes)
-    check_floating(vertices, "vertices")
-    if mask.dtype != torch.bool:
-        raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
-    if vertices.shape[2] != structure.vertex_parts.shape[0]:
-        raise ShapeError(f"vertices: expected {structure.vertex_parts.shape[0]} vertices (the body's), "
-                         f"got {vertices.shape[2]}")
+    vertices, mask = _check_vertices(vertices, mask, structure, "B T")
     cfg = _config(config)["detection"]
     tolerance = float(cfg["depth_tolerance_mm"])
     if tolerance < 0:
@@ -616,7 +635,6 @@ def _self_penetration_update(
     b, t, n_verts = vertices.shape[:3]
     structure = structure.to(vertices.device)
     n_faces, num_parts = structure.faces.shape[0], structure.num_parts
-    mask = mask.to(vertices.device)
     # Only valid frames are examined; results are scattered back to their (b, t) slots.
     valid = mask.reshape(-1).nonzero().squeeze(1)
     flat = vertices.detach().reshape(b * t, n_verts, 3)[valid]
@@ -699,6 +717,10 @@ def self_penetration_result(batch, body) -> MetricResult:
         ``num_face_pairs`` (B, T), ``pair_frames`` (B, P, P) frames in which part i is inside
         part j beyond the tolerance, ``pair_max_depth_mm`` (B, P, P), ``faces_involved`` (B, F).
     """
+    if batch.vertices is None and batch.body_pose is None:  # joints only: there is no mesh
+        zeros = torch.zeros(batch.batch_size, device=batch.device)
+        return MetricResult(key="self_penetration", raw=zeros, unit="fraction of frames", score=zeros,
+                            computed=torch.zeros_like(zeros, dtype=torch.bool))
     vertices = batch.posed(body, need_vertices=True).vertices
     out = self_penetration(vertices, batch.mask, part_structure(body, vertices.device))
     pair_depth = out.pop("pair_depth_mm")
