@@ -9,12 +9,9 @@ import pytest
 import torch
 import yaml
 
-from humanscore_torch.calibration import (SCORE_CONFIGS, _round, calibrate, fit_score_map, fitted_scores,
-                                          over_ground, score_references)
+from humanscore_torch.calibration import SCORE_CONFIGS, _round, fit_score_map, over_ground
 from humanscore_torch.cli import main
-from humanscore_torch.config import load_config
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.evaluation import OVERALL_KEY
 from humanscore_torch.functional.jerk import jerk
 from humanscore_torch.functional.scoring import raw_to_score
 from humanscore_torch.suite import METRIC_KEYS
