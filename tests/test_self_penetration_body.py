@@ -117,15 +117,18 @@ def test_arm_through_torso_depth_grows_with_the_defect(body):
 
 
 def test_gradient_descent_on_the_pose_removes_the_penetration(body):
+    """Adam on the pose through the body model until no vertex is deeper than a fifth of the
+    metric's tolerance inside another part (the metric then reports no penetration)."""
     structure = part_structure(body)
     body_pose = arm_into_torso(torch.tensor([0.7], dtype=torch.float64)).requires_grad_(True)
     global_orient = torch.zeros(1, 3, dtype=torch.float64)
     start = self_penetration(pose(body, body_pose.detach())[None], torch.ones(1, 1, dtype=torch.bool), structure)
     assert start["depth_mm"].item() > TOLERANCE_MM
     optimizer = torch.optim.Adam([body_pose], lr=0.02)
+    goal_m2 = (TOLERANCE_MM / 5 / 1000) ** 2  # the penalty is a sum of squared depths (m^2)
     for step in range(101):
         loss = self_penetration_penalty(body(global_orient, body_pose).vertices, structure)
-        if loss.item() == 0.0:
+        if loss.item() <= goal_m2:
             break
         optimizer.zero_grad()
         loss.backward()
@@ -133,8 +136,8 @@ def test_gradient_descent_on_the_pose_removes_the_penetration(body):
     end = self_penetration(pose(body, body_pose.detach())[None], torch.ones(1, 1, dtype=torch.bool), structure)
     print(f"penetration of {start['depth_mm'].item():.1f} mm removed after {step} steps; "
           f"{end['num_face_pairs'].item()} intersecting face pairs left, depth {end['depth_mm'].item():.2f} mm")
-    assert step <= 100 and loss.item() == 0.0
-    assert end["depth_mm"].item() <= TOLERANCE_MM
+    assert step <= 100 and loss.item() <= goal_m2
+    assert end["depth_mm"].item() <= TOLERANCE_MM / 5 and not end["penetrating"].any()
 
 
 def test_clean_synthetic_clips_show_no_penetration(body):
@@ -192,3 +195,42 @@ def test_inside_vertices_agree_with_winding_numbers(body):
             disagree += len(reference ^ {v for v in mine if structure.vertex_parts[v] == part})
     print(f"inside vertices: {disagree} of {checked} checked disagree with winding numbers")
     assert checked > 0 and disagree <= 0.01 * checked
+
+
+def test_real_running_trial_inside_vertices_agree_with_winding_numbers(reference_data):
+    """The real running trial (Hamner 2010 subject02, imported onto the default body) on a
+    slim, long-limbed shape (femininity -2 SD): the thighs brush at the crotch, where part of
+    the intersection curve runs over faces of parts that may touch (never tested). The flood
+    must not leak from there over the whole leg (it reported a foot 503 mm "inside" the other
+    thigh before the winding-number check); the hands that pass through the thighs stay found."""
+    igl = pytest.importorskip("igl")
+    pytest.importorskip("opensim")
+    from humanscore_torch.functional.self_penetration import find_inside_vertices
+    from humanscore_torch.validation.trial import RunningTrial
+
+    body = BodyModel.default().double()
+    sequence = RunningTrial(reference_data, BodyModel.default()).sequence
+    frames = [38, 244, 406]  # hand in thigh, hand in thigh, thighs brushing (the leak)
+    betas = torch.tensor([0.0, 0.0, 0.0, -2.0, 0.0], dtype=torch.float64).expand(len(frames), 5)
+    with torch.no_grad():
+        vertices = body(sequence["global_orient"][frames].double(), sequence["body_pose"][frames].double(),
+                        betas).vertices
+    structure = part_structure(body)
+    hits = find_self_intersections(vertices, structure)
+    inside = find_inside_vertices(vertices, structure, hits)
+    faces, parts = structure.faces.numpy(), structure.face_parts.numpy()
+    vertex_parts = structure.vertex_parts.numpy()
+    for n in range(len(frames)):
+        mesh = vertices[n].numpy()
+        mine = set(inside.vertex[inside.frame == n].tolist())
+        involved = set(hits.part_a[hits.frame == n].tolist()) | set(hits.part_b[hits.frame == n].tolist())
+        reference = set()
+        for part in involved:
+            own = np.nonzero(vertex_parts == part)[0]
+            others = faces[~structure.may_touch[part].numpy()[parts]]
+            reference |= set(own[np.abs(igl.winding_number(mesh, others, mesh[own])) > 0.5].tolist())
+        assert mine == reference, f"frame {frames[n]}: {len(mine ^ reference)} vertices disagree"
+    depth_mm = 1000 * inside.depth
+    brush = depth_mm[inside.frame == 2]
+    assert brush.numel() == 0 or float(brush.max()) < TOLERANCE_MM  # the brush is not a penetration
+    assert float(depth_mm[inside.frame < 2].max()) > 20.0  # the hands are
