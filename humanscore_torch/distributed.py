@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 from .config import config_overrides
 from .errors import HumanScoreError
-from .evaluation import error_record, score_sequences
+from .evaluation import describe_read_error, error_record, score_sequences
 from .io import read_motion_file
 
 Record = Dict[str, Any]
@@ -101,8 +101,9 @@ def score_files(files: Sequence[Path], device: torch.device, body_name: str = "d
         fps: frame rate for files that do not state one. config: ``--config`` overrides file.
 
     Returns:
-        one list of records per file, in order: a record per sequence of the file, or one
-        error record when the file cannot be read or scored.
+        one list of records per file, in order: a record per sequence of the file (an error
+        record for a sequence whose scoring raised), or one error record when the file cannot
+        be read.
     """
     from .cli.common import load_body
 
@@ -114,12 +115,15 @@ def score_files(files: Sequence[Path], device: torch.device, body_name: str = "d
         for index, path in enumerate(files):
             try:
                 sequences = read_motion_file(path, fps=fps)
-            except HumanScoreError as exc:
-                per_file[index].append(error_record(str(path), str(exc)))
+                if not sequences:
+                    raise HumanScoreError(f"{path}: the file holds no motion sequence")
+            except Exception as exc:  # noqa: BLE001 -- a bad file is that file's error, as in one process
+                per_file[index].append(error_record(str(path), describe_read_error(exc)))
                 continue
             pending.extend(sequences)
             owners.extend([index] * len(sequences))
-        for owner, record in zip(owners, score_sequences(pending, body, batch_size, str(device))):
+        scored = score_sequences(pending, body, batch_size, str(device), isolate_failures=True)
+        for owner, record in zip(owners, scored):
             per_file[owner].append(record)
     return per_file
 
@@ -136,20 +140,23 @@ class _ScoreFilesWork:
 
 def evaluate_files(files: Sequence[Path], devices: int, num_nodes: int, device: str = "auto",
                    body_name: str = "default", batch_size: int = 16, fps: Optional[float] = None,
-                   config: Optional[str] = None) -> Optional[List[Record]]:
+                   config: Optional[str] = None, flatten: bool = True) -> Optional[List[Any]]:
     """Score ``files`` on ``devices * num_nodes`` processes (what ``humanscore evaluate
     --devices N --num-nodes M`` runs).
 
     Args:
         device: ``--device``: ``cpu``, ``cuda``/``cuda:K`` (the accelerator type is used; each
             process takes its own device) or ``auto``.
+        flatten: True: one list of records; False: one list of records per file.
         the others: as :func:`score_files`.
 
     Returns:
         on the global first process, the records of all files in file order (the same list
-        one process writes); None on the others.
+        one process writes), or with ``flatten=False`` one list per file; None on the others.
     """
     accelerator = "auto" if device == "auto" else torch.device(device).type
     work = _ScoreFilesWork(body_name, batch_size, fps, config)
     per_file = map_sharded(work, list(files), devices, num_nodes, accelerator)
-    return None if per_file is None else [record for records in per_file for record in records]
+    if per_file is None or not flatten:
+        return per_file
+    return [record for records in per_file for record in records]

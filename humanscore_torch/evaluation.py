@@ -8,12 +8,12 @@ metric was not computed), ``raw`` (per metric key: value and unit), ``error``.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 
 from .body.model import BodyModel
-from .errors import InputValueError
+from .errors import HumanScoreError, InputValueError
 from .functional.aggregate import OVERALL_KEY, aggregate_scores
 from .functional.result import MetricResult
 from .motion import MotionBatch
@@ -75,11 +75,66 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
     return records
 
 
-def error_record(path: str, error: str) -> Dict[str, Any]:
-    """The record of a clip that could not be scored."""
+def error_record(path: str, error: str, metadata: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The record of a clip that could not be scored: every score and raw value ``None``,
+    ``num_frames`` 0, ``error`` the reason. ``metadata`` (the clip's, when it was read) keeps
+    its scalar entries, so ``--group-by`` counts the failure in the clip's group."""
+    kept = {k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
     return {"path": path, "num_frames": 0, "fps": None,
             "scores": {OVERALL_KEY: None, **{t: None for t in TIERS}, **{k: None for k in METRIC_KEYS}},
-            "raw": {k: None for k in METRIC_KEYS}, "metadata": {}, "nonfinite_frames": 0, "error": error}
+            "raw": {k: None for k in METRIC_KEYS}, "metadata": kept, "nonfinite_frames": 0, "error": error}
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"ExceptionType: message"``, the ``error`` of a record whose scoring raised ``exc``."""
+    message = str(exc).strip()
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def describe_read_error(exc: BaseException) -> str:
+    """The ``error`` of a file that could not be read: the library's own read errors
+    (:class:`HumanScoreError`) as they are -- they name the file and the problem -- anything
+    else, being unexpected, as :func:`describe_error` (type and message)."""
+    return str(exc) if isinstance(exc, HumanScoreError) else describe_error(exc)
+
+
+def _sequence_path(sequence: Dict[str, Any], index: int) -> str:
+    # The same name batch_records gives the sequence, so a failure is listed under its clip.
+    meta = sequence.get("metadata") or {}
+    return str(meta.get("path", meta.get("name", f"sequence_{index}")))
+
+
+ScoredChunk = Tuple[Optional[MotionBatch], Optional[Dict[str, MetricResult]], List[Dict[str, Any]]]
+
+
+def _score_chunk(chunk: List[Dict[str, Any]], body: BodyModel, metrics: Dict[str, MetricFn],
+                 device: str) -> ScoredChunk:
+    batch = MotionBatch.from_sequences(chunk).to(device)
+    results = score_batch(batch, body, metrics)
+    return batch, results, batch_records(batch, results)
+
+
+def _score_chunk_isolated(chunk: List[Dict[str, Any]], body: BodyModel, metrics: Dict[str, MetricFn],
+                          device: str) -> List[ScoredChunk]:
+    """Score ``chunk`` as one batch; when that raises, score its sequences one at a time so
+    that only the sequences that fail on their own get error records.
+
+    Only ``Exception`` is caught: KeyboardInterrupt and SystemExit still stop the run.
+    """
+    try:
+        return [_score_chunk(chunk, body, metrics, device)]
+    except Exception as exc:  # noqa: BLE001 -- any failure of a readable clip is that clip's error
+        if len(chunk) == 1:
+            return [(None, None, [error_record(_sequence_path(chunk[0], 0), describe_error(exc),
+                                               chunk[0].get("metadata"))])]
+    scored: List[ScoredChunk] = []
+    for index, sequence in enumerate(chunk):
+        try:
+            scored.append(_score_chunk([sequence], body, metrics, device))
+        except Exception as exc:  # noqa: BLE001
+            scored.append((None, None, [error_record(_sequence_path(sequence, index), describe_error(exc),
+                                                     sequence.get("metadata"))]))
+    return scored
 
 
 def score_sequences(
@@ -89,6 +144,7 @@ def score_sequences(
     device: str = "cpu",
     on_batch: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
     on_results: Optional[Callable[[MotionBatch, Dict[str, MetricResult], List[Dict[str, Any]]], None]] = None,
+    isolate_failures: bool = False,
 ) -> Iterator[Dict[str, Any]]:
     """Score sequences (dicts as read by ``humanscore_torch.io``) in batches on ``device``.
 
@@ -97,6 +153,15 @@ def score_sequences(
     Yields one record per sequence, in order, as each batch finishes, so callers can write
     results incrementally; ``on_batch`` is called with each batch's records, ``on_results``
     with the batch, its MetricResults (per-frame details for reports) and its records.
+
+    Args:
+        isolate_failures: False (default): an exception while batching or scoring propagates.
+            True: a batch that raises (a readable but malformed clip, e.g. an fps out of range
+            or arrays that do not batch) is scored again one sequence at a time, and each
+            sequence that still fails gets an :func:`error_record` whose ``error`` is the
+            exception's type and message (:func:`describe_error`); the others are scored as
+            usual, so one bad clip costs only its own record. ``on_results`` is then called per
+            sub-batch that scored. KeyboardInterrupt and SystemExit are never caught.
     """
     if batch_size <= 0:
         raise InputValueError(f"batch_size: expected a positive number of sequences, got {batch_size}")
@@ -107,11 +172,20 @@ def score_sequences(
         chunk = list(itertools.islice(iterator, batch_size))
         if not chunk:
             return
-        batch = MotionBatch.from_sequences(chunk).to(device)
-        results = score_batch(batch, body, metrics)
-        records = batch_records(batch, results)
-        if on_results is not None:
-            on_results(batch, results, records)
+        if isolate_failures:
+            scored = _score_chunk_isolated(chunk, body, metrics, device)
+        else:
+            scored = [_score_chunk(chunk, body, metrics, device)]
+        records: List[Dict[str, Any]] = []
+        for batch, results, batch_recs in scored:
+            # Callbacks run outside the isolation: an error in the caller's code is not a clip's.
+            if on_results is not None and batch is not None and results is not None:
+                on_results(batch, results, batch_recs)
+            records.extend(batch_recs)
         if on_batch is not None:
             on_batch(records)
+        # A suspended generator keeps its locals: drop this chunk's clips, batch (with its posed
+        # vertices) and results now, or they would still be alive while the next chunk is read
+        # and scored, and the peak would hold two chunks.
+        chunk = scored = batch = results = batch_recs = None
         yield from records

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
@@ -17,24 +19,48 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return "n/c" if value is None else f"{value:.{digits}f}"
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: written to a temporary file in the same
+    folder, flushed to disk, then renamed over ``path`` (``os.replace``, atomic on POSIX and
+    Windows), so a run killed at any moment leaves either the old file or the new one, never
+    half of one. The temporary file is removed when writing fails."""
+    path = Path(path)
+    # Named by process id rather than mkstemp: open() gives the usual umask permissions
+    # (mkstemp's are owner-only), and no two processes share a name.
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # BaseException: an interrupt mid-write must not leave the temporary file behind either.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def write_json(records: Sequence[Dict[str, Any]], path: Path) -> None:
     """Write the records as ``results.json`` (a list, one record per clip), atomically."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(list(records), indent=1))
-    tmp.replace(path)
+    # Serialised before anything is written: a record that is not JSON leaves the old file as it was.
+    write_text_atomic(path, json.dumps(list(records), indent=1))
 
 
 def write_csv(records: Sequence[Dict[str, Any]], path: Path) -> None:
-    """Write one row per clip: path, frames, fps, every score, every raw value, error."""
+    """Write one row per clip: path, frames, fps, every score, every raw value, error (atomically)."""
     header = ["path", "num_frames", "fps"] + [f"score_{k}" for k in SCORE_COLUMNS] \
         + [f"raw_{k}" for k in METRIC_KEYS] + ["error"]
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for r in records:
-            raw = [None if r["raw"].get(k) is None else r["raw"][k]["value"] for k in METRIC_KEYS]
-            writer.writerow([r["path"], r["num_frames"], r["fps"]]
-                            + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [r["error"]])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for r in records:
+        raw = [None if r["raw"].get(k) is None else r["raw"][k]["value"] for k in METRIC_KEYS]
+        writer.writerow([r["path"], r["num_frames"], r["fps"]]
+                        + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [r["error"]])
+    write_text_atomic(path, buffer.getvalue())
 
 
 def console_table(records: Sequence[Dict[str, Any]]) -> str:
@@ -68,11 +94,12 @@ def write_markdown(records: Sequence[Dict[str, Any]], path: Path, title: str = "
             cells = ["n/c" if r["raw"].get(k) is None else f"{r['raw'][k]['value']:.4g} {r['raw'][k]['unit']}"
                      for k in METRIC_KEYS]
             lines.append(f"| {r['path']} | " + " | ".join(cells) + " |")
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_all(records: Sequence[Dict[str, Any]], output: Path, title: str = "HumanScore report") -> None:
-    """results.json, results.csv and report.md in ``output`` (created if needed)."""
+    """results.json, results.csv and report.md in ``output`` (created if needed), each
+    replaced atomically (:func:`write_text_atomic`)."""
     output.mkdir(parents=True, exist_ok=True)
     write_json(records, output / "results.json")
     write_csv(records, output / "results.csv")
