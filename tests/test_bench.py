@@ -5,12 +5,15 @@ holds one batch at a time. No timing assertions: benchmarks are commands."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import weakref
 
 import numpy as np
 import pytest
 import torch
 
+from humanscore_torch import evaluation
 from humanscore_torch.bench import runner
 from humanscore_torch.bench.clips import bench_clip, stream_clips
 from humanscore_torch.bench.poses import benchmark_poses
@@ -105,3 +108,59 @@ def test_score_sequences_streams_a_generator_one_batch_at_a_time(default_body):
     assert [r["path"] for r in [first] + rest] == [f"clip_{i:05d}" for i in range(5)]
     with pytest.raises(ValueError):
         next(score_sequences(clips(), default_body, batch_size=0))
+
+
+def _live_tensors():
+    """(count, storage bytes) of the tensors the garbage collector can see."""
+    gc.collect()
+    # issubclass(type(o)), not isinstance: some deprecated torch attributes warn on isinstance.
+    tensors = [o for o in gc.get_objects() if issubclass(type(o), torch.Tensor)]
+    return len(tensors), sum(t.untyped_storage().nbytes() for t in tensors)
+
+
+def test_score_sequences_keeps_nothing_from_earlier_batches(default_body, monkeypatch):
+    # Memory flat in the number of clips: while batch k is scored, batch k-1 (with its posed
+    # vertices, the largest tensor) is gone; when its results are handed over, so are batch
+    # k-1's results; and the live tensors are the same from batch to batch (every batch holds
+    # the same two clips, so any growth would be something kept per batch). Checked before any
+    # gc.collect(): freed by reference counting, not left to a cycle collection.
+    batches, outputs, live = [], [], []
+    score = evaluation.score_batch
+
+    def scoring(batch, body, metrics=None):
+        assert all(ref() is None for ref in batches), "the previous batch is alive while the next one is scored"
+        return score(batch, body, metrics)
+
+    def on_results(batch, results, records):
+        assert all(ref() is None for ref in outputs), "an earlier batch's results are still alive"
+        live.append(_live_tensors())
+        batches.append(weakref.ref(batch))
+        outputs.extend(weakref.ref(r.raw) for r in results.values())
+
+    monkeypatch.setattr(evaluation, "score_batch", scoring)
+    records = sum(1 for _ in score_sequences(stream_clips(12, 8, distinct=2), default_body, batch_size=2,
+                                              on_results=on_results))
+    assert records == 12 and len(live) == 6
+    assert live[1:] == [live[1]] * 5, live  # the first batch may fill caches; nothing grows after it
+
+
+def test_bench_compile_records_compiled_figures_next_to_eager(tmp_path, monkeypatch):
+    # Real torch.compile tracing (graph breaks and all), with the "eager" backend so that no code
+    # is generated: the plumbing and the JSON, not the speed.
+    monkeypatch.setattr(runner, "run_worker", lambda case, threads=1, timeout_s=0: measure_case(dict(case, threads=threads)))
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn=None, **kw: compile_(fn, **dict(kw, backend="eager")))
+    out = tmp_path / "bench.json"
+    try:
+        code = main(["bench", "--metrics", "jerk", "--batch-sizes", "2", "--frames", "6", "--repeats", "1",
+                     "--device", "cpu", "--no-reference", "--clip-counts", "--clip-lengths", "--compile",
+                     "--json", str(out)])
+    finally:
+        torch._dynamo.reset()
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["meta"]["compiled"] is True
+    compiled = result["jerk"]["compiled"]
+    assert "error" not in compiled, compiled
+    assert compiled["frames_per_second"] > 0 and compiled["compile_seconds"] > 0
+    assert compiled["speedup_vs_eager"] == pytest.approx(compiled["frames_per_second"] / compiled["eager_frames_per_second"])

@@ -3,9 +3,10 @@ artifact detections, the same for this project and for the reference pipeline.
 
 With :mod:`humanscore_torch.synthetic` available, clip ``i`` is the clean clip
 ``CLIP_NAMES[i % 6]`` for the first six and a defect clip after that (each defect in turn, at
-its second size); otherwise it interpolates relaxed keyframe poses of :func:`~.poses.benchmark_poses`. Clips are cut or extended (played forwards and backwards)
-to the asked number of frames. Precomputed joints are dropped so that every pipeline poses
-the body from the parameters.
+its second size); otherwise it interpolates relaxed keyframe poses of
+:func:`~.poses.benchmark_poses`. Clips are cut or extended (played forwards and backwards) to
+the asked number of frames. Precomputed joints are dropped so that every pipeline poses the
+body from the parameters.
 """
 
 from __future__ import annotations

@@ -11,6 +11,17 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:8.0f}"
 
 
+# Memory scaling sections: result["scaling"] key, heading, what each case is, its speed.
+_SCALING = (
+    ("clip_count", "memory against clip count (score_sequences, chunks of B clips):",
+     lambda c: f"{c['clips']:6d} clips x {c['frames']} frames, B={c['batch_size']} ({c['device']})",
+     lambda c: f"{c['seconds']:.1f} s"),
+    ("clip_length", "memory against clip length (suite, one clip):",
+     lambda c: f"{c['frames']:6d} frames ({c['device']})",
+     lambda c: f"{c['frames_per_second']:.1f} frames/s"),
+)
+
+
 def table(result: Dict[str, Any]) -> str:
     """Every measured case of a :func:`~.runner.run_bench` result, one line each, then the
     memory scaling figures."""
@@ -23,21 +34,27 @@ def table(result: Dict[str, Any]) -> str:
             lines.append(f"{key:24s} {case['device']:6s} {case['batch_size']:3d} {case['frames']:5d} "
                          f"{case['frames_per_second']:10.1f} {_mib(case['peak_memory_bytes'])} "
                          + (f"{ref:9.1f} {case['speedup_vs_reference']:7.2f}x" if ref is not None else ""))
+    compiled = [(key, case) for key in BENCH_KEYS for case in result.get(key, {}).get("cases", []) if "compiled" in case]
+    if compiled:
+        lines += ["", "torch.compile (posing and every metric but self_penetration compiled; frames/s after "
+                      "warm-up, timed alternately with eager in one process):"]
+        for key, case in compiled:
+            c = case["compiled"]
+            lines.append(f"  {key:24s} {case['device']:6s} {case['batch_size']:3d} {case['frames']:5d} "
+                         + (f"eager {c['eager_frames_per_second']:.1f}, compiled {c['frames_per_second']:.1f} frames/s "
+                            f"(x{c['speedup_vs_eager']:.2f}), compiling {c['compile_seconds']:.0f} s"
+                            if "error" not in c else f"failed: {c['error'][:120]}"))
     scaling = result.get("scaling", {})
-    if scaling.get("clip_count"):
-        lines.append("")
-        lines.append("memory against clip count (score_sequences, chunks of B clips):")
-        for case in scaling["clip_count"]:
-            lines.append(f"  {case['clips']:6d} clips x {case['frames']} frames, B={case['batch_size']} ({case['device']}): "
-                         f"peak {_mib(case['peak_memory_bytes']).strip()} MiB "
-                         f"(baseline {_mib(case['baseline_memory_bytes']).strip()} MiB), {case['seconds']:.1f} s")
-    if scaling.get("clip_length"):
-        lines.append("")
-        lines.append("memory against clip length (suite, one clip):")
-        for case in scaling["clip_length"]:
-            lines.append(f"  {case['frames']:6d} frames ({case['device']}): peak {_mib(case['peak_memory_bytes']).strip()} MiB "
-                         f"(baseline {_mib(case['baseline_memory_bytes']).strip()} MiB), "
-                         f"{case['frames_per_second']:.1f} frames/s")
+    for section, title, label, rate in _SCALING:
+        if scaling.get(section):
+            lines += ["", title]
+            lines += [f"  {label(case)}: peak {_mib(case['peak_memory_bytes']).strip()} MiB "
+                      f"(baseline {_mib(case['baseline_memory_bytes']).strip()} MiB), {rate(case)}"
+                      for case in scaling[section]]
+        if section == "clip_count" and scaling.get("clip_count_peak_ratio"):
+            ratio = scaling["clip_count_peak_ratio"]
+            lines.append(f"  peak at {ratio['clips'][1]} clips / peak at {ratio['clips'][0]} clips "
+                         f"({ratio['device']}): {ratio['ratio']:.2f}")
     kind = "CUDA max_memory_allocated" if any(d.startswith("cuda") for d in result["meta"]["devices"]) else ""
     lines.append("")
     lines.append("peak memory: CPU = peak resident set size (VmHWM) of a fresh process per measurement, "

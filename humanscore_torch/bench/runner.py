@@ -43,6 +43,20 @@ def run_worker(case: Dict[str, Any], threads: int = 1, timeout_s: float = 3600.0
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _compiled_figures(run: Callable[[Dict[str, Any]], Dict[str, Any]], eager: Dict[str, Any]) -> Dict[str, Any]:
+    """The compiled measurement of an eager case, or its error (the benchmark goes on)."""
+    case = {k: eager[k] for k in ("key", "batch_size", "frames", "device", "repeats")}
+    try:
+        figures = run(dict(case, compile=True))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return {"error": str(exc)}
+    return {"frames_per_second": figures["frames_per_second"],
+            "eager_frames_per_second": figures["eager_frames_per_second"],
+            "speedup_vs_eager": figures["frames_per_second"] / figures["eager_frames_per_second"],
+            "compile_seconds": figures["compile_seconds"], "peak_memory_bytes": figures["peak_memory_bytes"],
+            "runs": figures["runs"]}
+
+
 def _reference_fps(steps: List[Dict[str, float]], key: str, batch_size: int, frames: int) -> float:
     seconds = sum(clip[s] for clip in steps[:batch_size] for s in _REFERENCE_STEPS[key])
     return batch_size * frames / seconds
@@ -66,14 +80,22 @@ def machine() -> Dict[str, Any]:
 def run_bench(devices: Sequence[str], batch_sizes: Sequence[int], frames: Sequence[int],
               keys: Sequence[str] = BENCH_KEYS, clip_counts: Sequence[int] = (), clip_count_frames: int = 30,
               clip_lengths: Sequence[int] = (), repeats: int = 3, reference: bool = True, threads: int = 1,
-              log: Callable[[str], None] = print, command: Optional[str] = None) -> Dict[str, Any]:
-    """The whole benchmark; returns the JSON document (see ``humanscore bench --help``)."""
+              log: Callable[[str], None] = print, command: Optional[str] = None,
+              compiled: bool = False) -> Dict[str, Any]:
+    """The whole benchmark; returns the JSON document (see ``humanscore bench --help``).
+
+    ``compiled``: also measure every case under ``torch.compile``
+    (:func:`~.worker.compile_pipeline`), in a fresh process of its own that times the compiled
+    and the eager pipeline alternately, and record it in the case's ``compiled`` entry:
+    ``frames_per_second``, ``eager_frames_per_second`` (that process's), ``speedup_vs_eager``
+    (their ratio), ``compile_seconds``, ``peak_memory_bytes`` (both pipelines and compilation),
+    or ``error`` where compiling failed."""
     run = lambda case: run_worker(case, threads)  # noqa: E731
     batch_sizes, frames = sorted(set(batch_sizes)), sorted(set(frames))
     result: Dict[str, Any] = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                                        "command": command, "machine": machine(), "clip_source": clip_source(),
                                        "devices": list(devices), "batch_sizes": batch_sizes, "frames": frames,
-                                       "cpu_threads": threads}}
+                                       "cpu_threads": threads, "compiled": compiled}}
     steps = None
     if reference:
         log(f"reference pipeline (numpy per frame, libigl/CGAL for penetration) on {max(batch_sizes)} clips:")
@@ -91,11 +113,20 @@ def run_bench(devices: Sequence[str], batch_sizes: Sequence[int], frames: Sequen
                     log(f"  {key:24s} {device:5s} B={b:<3d} T={t:<4d} {figures['frames_per_second']:9.1f} frames/s"
                         + (f"  reference {figures['reference_frames_per_second']:8.1f}  x{figures['speedup_vs_reference']:.2f}"
                            if steps is not None else ""))
+                    if compiled:
+                        figures["compiled"] = _compiled_figures(run, figures)
+                        log(f"  {'':24s} {'':5s} {'':13s} compiled: " + (
+                            f"{figures['compiled']['frames_per_second']:9.1f} frames/s "
+                            f"(x{figures['compiled']['speedup_vs_eager']:.2f} of eager), "
+                            f"compiling {figures['compiled']['compile_seconds']:.0f} s"
+                            if "error" not in figures["compiled"] else f"failed: {figures['compiled']['error'][:200]}"))
                     cases.append(figures)
         headline = [c for c in cases if c["device"] == devices[0] and c["batch_size"] == batch_sizes[-1]
                     and c["frames"] == frames[-1]][0]
         result[key] = {k: headline.get(k) for k in ("frames_per_second", "peak_memory_bytes",
                                                     "reference_frames_per_second", "speedup_vs_reference")}
+        if compiled:
+            result[key]["compiled"] = headline["compiled"]
         result[key].update(device=headline["device"], batch_size=headline["batch_size"], frames=headline["frames"],
                            cases=cases)
     scaling: Dict[str, Any] = {}
@@ -115,6 +146,11 @@ def run_bench(devices: Sequence[str], batch_sizes: Sequence[int], frames: Sequen
                 log(f"  suite, one clip of {t:5d} frames ({device}): peak memory "
                     f"{figures['peak_memory_bytes'] / 2**20:.0f} MiB, {figures['frames_per_second']:.1f} frames/s")
                 scaling["clip_length"].append(figures)
+    if len(scaling.get("clip_count", [])) > 1:
+        counts = [c for c in scaling["clip_count"] if c["device"] == devices[0]]
+        smallest, largest = min(counts, key=lambda c: c["clips"]), max(counts, key=lambda c: c["clips"])
+        scaling["clip_count_peak_ratio"] = {"device": devices[0], "clips": [smallest["clips"], largest["clips"]],
+                                            "ratio": largest["peak_memory_bytes"] / smallest["peak_memory_bytes"]}
     if scaling:
         result["scaling"] = scaling
     return result

@@ -5,7 +5,12 @@ Cases:
 
 * ``{"key": K, "batch_size": B, "frames": T, "device": D}``: metric K (a metric key or
   ``"suite"``) on B bench clips of T frames, from SMPL parameters (posing included), after a
-  warm-up on one clip; timed ``repeats`` times, the median reported.
+  warm-up on one clip; timed ``repeats`` times, the median reported. With ``"compile": true``
+  the figures are those of a second pipeline whose posing and metrics (all but
+  self-penetration) go through ``torch.compile`` (:func:`compile_pipeline`), warmed up by two
+  runs on the full batch (``compile_seconds`` is the first: no compilation is timed), and timed
+  alternately with the eager one in the same process (``eager_frames_per_second``), so that
+  load from other processes weighs on both alike; the peak memory then covers both.
 * ``{"key": "reference", "batch_size": B, "frames": [T, ...]}``: step timings of the
   reference pipeline on clips 0..B-1 (:func:`~.reference.reference_timings`).
 * ``{"key": "stream", "clips": N, "frames": T, "batch_size": B, "device": D}``: N clips
@@ -64,6 +69,21 @@ def _run(key: str, batch: MotionBatch, body: BodyModel, metrics) -> None:
             metrics[key](batch, body)
 
 
+# Left eager under compile_pipeline: the broad phase's candidate pairs have data-dependent
+# sizes (nonzero, per-chunk splits), so it would break the graph and recompile every batch.
+EAGER_UNDER_COMPILE = ("self_penetration",)
+
+
+def compile_pipeline(body: BodyModel, metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """Compile ``body``'s forward (posing, in place) with ``torch.compile``; return ``metrics``
+    with every entry but :data:`EAGER_UNDER_COMPILE` compiled (graph breaks fall back to eager)."""
+    if hasattr(body, "compile"):  # torch >= 2.2
+        body.compile()
+    else:
+        body.forward = torch.compile(body.forward)
+    return {k: fn if k in EAGER_UNDER_COMPILE else torch.compile(fn) for k, fn in metrics.items()}
+
+
 def measure_case(case: Dict[str, Any]) -> Dict[str, Any]:
     """Run one case (see the module docstring) and return its figures."""
     torch.set_num_threads(int(case.get("threads", 1)))
@@ -77,27 +97,44 @@ def measure_case(case: Dict[str, Any]) -> Dict[str, Any]:
         return _measure_stream(case, body, device)
     clips = bench_clips(int(case["batch_size"]), frames)
     batch = MotionBatch.from_sequences(clips).to(device)
-    _run(case["key"], batch.select([0]), body, metrics)  # warm-up: caches, part structure, joint map
+    key = case["key"]
+    _run(key, batch.select([0]), body, metrics)  # warm-up: caches, part structure, joint map
+    pipelines = [("eager", body, metrics)]
+    compile_seconds = None
+    if case.get("compile"):
+        compiled_body = BodyModel.default().to(device)
+        compiled_metrics = compile_pipeline(compiled_body, available_metrics())
+        start = time.perf_counter()
+        _run(key, batch.with_fields(), compiled_body, compiled_metrics)  # compiles for the timed shapes
+        _sync(device)
+        compile_seconds = time.perf_counter() - start
+        _run(key, batch.with_fields(), compiled_body, compiled_metrics)  # any recompilation a second call needs
+        pipelines.append(("compiled", compiled_body, compiled_metrics))
     repeats = int(case.get("repeats", 3))
-    copies = [batch.with_fields() for _ in range(repeats)]  # fresh batches: nothing posed yet
+    copies = [[batch.with_fields() for _ in pipelines] for _ in range(repeats)]  # fresh batches: nothing posed yet
     gc.collect()
     _sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     baseline = torch.cuda.memory_allocated(device) if device.type == "cuda" else _status_bytes("VmRSS")
-    times = []
-    for copy in copies:
-        _sync(device)
-        start = time.perf_counter()
-        _run(case["key"], copy, body, metrics)
-        _sync(device)
-        times.append(time.perf_counter() - start)
-        if sum(times) > float(case.get("max_seconds", 20.0)):
+    times: Dict[str, list] = {name: [] for name, _, _ in pipelines}
+    for round_copies in copies:
+        # Interleaved: on a shared machine, load that comes and goes slows both pipelines alike.
+        for copy, (name, run_body, run_metrics) in zip(round_copies, pipelines):
+            _sync(device)
+            start = time.perf_counter()
+            _run(key, copy, run_body, run_metrics)
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+        if sum(map(sum, times.values())) > float(case.get("max_seconds", 20.0)) * len(pipelines):  # per pipeline
             break
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _status_bytes("VmHWM")
-    seconds = statistics.median(times)
-    return {**case, "clip_source": clip_source(), "runs": len(times), "seconds": seconds,
-            "frames_per_second": batch.batch_size * frames / seconds,
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    measured = "compiled" if compile_seconds is not None else "eager"
+    extra = {} if compile_seconds is None else {
+        "compile_seconds": compile_seconds, "eager_frames_per_second": batch.batch_size * frames / seconds["eager"]}
+    return {**case, **extra, "clip_source": clip_source(), "runs": len(times[measured]), "seconds": seconds[measured],
+            "frames_per_second": batch.batch_size * frames / seconds[measured],
             "peak_memory_bytes": peak, "baseline_memory_bytes": baseline,
             "memory_kind": "cuda_max_memory_allocated" if device.type == "cuda" else "peak_rss_vmhwm"}
 

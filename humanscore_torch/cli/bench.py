@@ -1,6 +1,8 @@
-"""``humanscore bench [--device D] [--json FILE] [--batch-sizes N...] [--frames T...]``:
+"""``humanscore bench [--device D] [--json FILE] [--batch-sizes N...] [--frames T...] [--compile]``:
 frames per second and peak memory of every metric and of the whole suite, against a reference
-pipeline (per-frame numpy, libigl/CGAL for self-penetration) on the same frames."""
+pipeline (per-frame numpy, libigl/CGAL for self-penetration) on the same frames; memory
+against clip count (chunked evaluation) and clip length; with ``--compile``, the same cases
+under ``torch.compile`` as well."""
 
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads of torch and numpy in every measurement, both pipelines (default 1)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference pipeline")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure every case under torch.compile (posing and every metric but "
+                             "self_penetration), after two warm-up runs, timed alternately with the eager pipeline "
+                             "in a fresh process (opt-in: compiling takes up to a minute or more per case on CPU)")
     parser.set_defaults(handler=run)
 
 
@@ -61,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     command = "humanscore " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
     log = lambda line: print(line, flush=True)  # noqa: E731
     result = run_bench(devices, args.batch_sizes, args.frames, keys, args.clip_counts, args.clip_count_frames,
-                       args.clip_lengths, args.repeats, not args.no_reference, args.threads, log, command)
+                       args.clip_lengths, args.repeats, not args.no_reference, args.threads, log, command,
+                       compiled=args.compile)
     print()
     print(table(result))
     if args.json is not None:
