@@ -64,16 +64,23 @@ def test_knee_hyperextension_grows_rate_and_excess(joint_map):
 
 
 def test_hip_abducted_past_its_limit(joint_map):
+    """The right hip sweeps from neutral to p deg past its abduction limit: rate and excess
+    grow with p, and the violation is the hip adduction coordinate's."""
     lower, _, _ = coordinate_limits(joint_map)
-    limit = math.degrees(float(lower[joint_map.coordinate_index["hip_adduction_r"]]))  # -50 (Rajagopal)
-    rates = []
-    for past in (10.0, 30.0):
+    index = joint_map.coordinate_index["hip_adduction_r"]
+    limit = math.degrees(float(lower[index]))  # -50 (Rajagopal)
+    rates, excesses = [], []
+    for past in (5.0, 10.0, 20.0, 30.0):
         out = range_of_motion(*_clip(joint_map, hip_adduction_r=(0.0, limit - past)), joint_map=joint_map)
         rate = out["coordinate_violation_rate"][0]
-        assert float(rate[joint_map.coordinate_index["hip_adduction_r"]]) == pytest.approx(float(out["raw"]))
+        assert float(rate[index]) == pytest.approx(float(out["raw"]))
+        assert float(out["coordinate_max_excess_deg"][0].max()) == pytest.approx(past, abs=1e-6)
         rates.append(float(out["raw"]))
-    print("hip abduction 10/30 deg past the limit: rate", rates)
-    assert 0 < rates[0] < rates[1]
+        excesses.append(float(out["mean_excess_deg"]))
+    print("hip abduction 5/10/20/30 deg past the limit: rate", [round(r, 3) for r in rates],
+          "mean excess deg", [round(e, 2) for e in excesses])
+    assert rates[0] > 0 and all(b > a for a, b in zip(rates, rates[1:]))
+    assert all(b > a for a, b in zip(excesses, excesses[1:]))
 
 
 def test_masked_and_nonfinite_frames_never_count(joint_map):

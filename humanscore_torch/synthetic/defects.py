@@ -56,7 +56,7 @@ from .kinematics import axis_rotation, default_body
 DEFECT_SIZES: Dict[str, Tuple[float, ...]] = {
     "jitter": (0.0005, 0.001, 0.002, 0.004),
     "bone_stretch": (0.02, 0.05, 0.1, 0.2),
-    "knee_hyperextension": (5.0, 10.0, 20.0, 30.0),
+    "knee_hyperextension": (5.0, 10.0, 20.0, 40.0),
     "hip_abduction": (5.0, 10.0, 20.0, 30.0),
     "arm_through_torso": (0.02, 0.04, 0.06, 0.1),
     "teleport": (0.05, 0.1, 0.2, 0.4),
