@@ -112,6 +112,20 @@ def test_per_frame_betas_rotmats_and_leading_dims(small_body):
     assert joints_only.vertices is None and torch.allclose(joints_only.joints, flat.joints, atol=1e-6)
 
 
+def test_shape_joints_equal_the_regressor_on_shaped_vertices():
+    from humanscore_torch.body.lbs import shape_joints, shape_vertices
+
+    arrays = make_smpl_arrays()
+    generator = torch.Generator().manual_seed(11)
+    betas = torch.randn(5, 10, generator=generator, dtype=torch.float64)
+    v_template = torch.as_tensor(arrays["v_template"], dtype=torch.float64)
+    shapedirs = torch.as_tensor(arrays["shapedirs"], dtype=torch.float64)
+    j_regressor = torch.as_tensor(arrays["J_regressor"], dtype=torch.float64)
+    direct = torch.einsum("jv,nvc->njc", j_regressor, shape_vertices(betas, v_template, shapedirs))
+    torch.testing.assert_close(shape_joints(betas, v_template, shapedirs, j_regressor), direct,
+                               rtol=0, atol=1e-12)
+
+
 def test_gradients_flow_to_pose_and_shape_in_float64(small_body):
     go, bp, betas, transl = _random_params(2, seed=8, dtype=torch.float64)
     bp.requires_grad_(True)

@@ -29,17 +29,21 @@ def shape_vertices(betas: torch.Tensor, v_template: torch.Tensor, shapedirs: tor
     return v_template + torch.einsum("nk,vck->nvc", betas, shapedirs)
 
 
-def regress_joints(j_regressor: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:
-    """Joint locations as fixed linear combinations of vertices.
+def shape_joints(betas: torch.Tensor, v_template: torch.Tensor, shapedirs: torch.Tensor,
+                 j_regressor: torch.Tensor) -> torch.Tensor:
+    """Rest joints of each shape, ``j_regressor @ shape_vertices(...)`` without
+    the (N, V, 3) rest vertices: both maps are linear, so the regressor is applied to the
+    template and the shape directions once (J x V x K) instead of to every body (N x J x V).
 
     Args:
-        j_regressor: (J, V) regressor.
-        vertices: (N, V, 3).
+        betas: (N, K); v_template: (V, 3); shapedirs: (V, 3, K); j_regressor: (J, V).
 
     Returns:
-        (N, J, 3) joints.
+        (N, J, 3).
     """
-    return torch.einsum("jv,nvc->njc", j_regressor, vertices)
+    joint_template = j_regressor @ v_template  # (J, 3)
+    joint_dirs = torch.einsum("jv,vck->jck", j_regressor, shapedirs)
+    return joint_template + torch.einsum("nk,jck->njc", betas, joint_dirs)
 
 
 def pose_feature(rotmats: torch.Tensor) -> torch.Tensor:
@@ -153,11 +157,11 @@ def linear_blend_skinning(
     Returns:
         vertices: (N, V, 3) or None; joints: (N, J, 3).
     """
-    rest_vertices = shape_vertices(betas, v_template, shapedirs)
-    rest_joints = regress_joints(j_regressor, rest_vertices)
+    rest_joints = shape_joints(betas, v_template, shapedirs, j_regressor)
     world_rot, posed_joints = forward_kinematics(rotmats, rest_joints, parents, levels)
     if not need_vertices:
         return None, posed_joints
+    rest_vertices = shape_vertices(betas, v_template, shapedirs)
     if posedirs is not None:
         rest_vertices = rest_vertices + (pose_feature(rotmats) @ posedirs).reshape(rest_vertices.shape)
     vertices = skin_vertices(rest_vertices, weights, world_rot, rest_joints, posed_joints)
