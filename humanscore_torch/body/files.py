@@ -48,6 +48,8 @@ class _SparseStandIn:
         self.state = state
 
     def to_dense(self) -> np.ndarray:
+        """The matrix as a dense float64 array of its pickled shape, from the pickled
+        ``data``/``indices``/``indptr`` (CSR when ``format_name`` starts with ``csr``, else CSC)."""
         s = self.state
         shape = tuple(s.get("_shape", s.get("shape")))
         data, indices, indptr = np.asarray(s["data"]), np.asarray(s["indices"]), np.asarray(s["indptr"])
@@ -63,7 +65,12 @@ class _SparseStandIn:
 
 
 class _SmplUnpickler(pickle.Unpickler):
+    """Unpickles SMPL ``.pkl`` files without chumpy or scipy installed."""
+
     def find_class(self, module: str, name: str):
+        """Resolve ``chumpy`` classes to :class:`_ChumpyStandIn` and ``scipy.sparse`` classes to
+        a :class:`_SparseStandIn` subclass named after them (so the layout is known); every
+        other global is resolved as ``pickle.Unpickler`` does."""
         if module.startswith("chumpy"):
             return _ChumpyStandIn
         if module.startswith("scipy.sparse"):

@@ -87,10 +87,12 @@ class BodyModel(nn.Module):
 
     @property
     def num_vertices(self) -> int:
+        """V, the number of mesh vertices."""
         return self.v_template.shape[0]
 
     @property
     def num_betas(self) -> int:
+        """K, the number of shape coefficients (shape directions) the body has."""
         return self.shapedirs.shape[-1]
 
     def segment_masses(self, body_mass: Union[float, torch.Tensor] = 70.0) -> torch.Tensor:

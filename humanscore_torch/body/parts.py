@@ -55,6 +55,7 @@ class PartStructure:
 
     @property
     def num_parts(self) -> int:
+        """P, the number of parts (24 for an SMPL body)."""
         return self.may_touch.shape[0]
 
     def to(self, device: torch.device) -> "PartStructure":

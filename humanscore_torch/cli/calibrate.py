@@ -23,6 +23,8 @@ from .common import add_device_and_body_options, load_body, resolve_device
 
 
 def add_parser(subparsers) -> None:
+    """Register the ``calibrate`` subcommand and its options on ``subparsers`` (the object
+    ``ArgumentParser.add_subparsers`` returns), with :func:`run` as its handler."""
     parser = subparsers.add_parser("calibrate", help="fit the raw-to-score maps to real reference motions",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="reference motion files, folders or globs")
@@ -70,6 +72,17 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``humanscore calibrate``: read the reference motions (``PATH``s, ``.mot`` files through
+    ``--opensim-model``, plus the synthetic clean clips with ``--synthetic``), fit each metric's
+    score map with :func:`~humanscore_torch.calibration.calibrate`, write the scoring config
+    to ``--output`` and print the references' scores.
+
+    Returns:
+        the exit code, 0.
+
+    Raises:
+        HumanScoreError: neither paths nor ``--synthetic`` given, or no motion file found.
+    """
     if not args.paths and not args.synthetic:
         raise HumanScoreError("calibrate: expected reference PATHs and/or --synthetic, got neither")
     body = load_body(args.body)

@@ -11,6 +11,9 @@ from ..errors import HumanScoreError
 
 
 def add_device_and_body_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device`` (default ``auto``, see :func:`resolve_device`), ``--body`` (``default``
+    or an SMPL file, see :func:`load_body`) and ``--batch-size`` (sequences per batch, default
+    16) to ``parser``."""
     parser.add_argument("--device", default="auto",
                         help="torch device: cpu, cuda, cuda:1, ... (default: cuda if available, else cpu)")
     parser.add_argument("--body", default="default",

@@ -34,6 +34,8 @@ RECORD_KEYS = ("path", "num_frames", "fps", "scores", "raw", "error")
 
 
 def add_parser(subparsers) -> None:
+    """Register the ``evaluate`` subcommand and its options (including the device, body and
+    distributed options) on ``subparsers``, with :func:`run` as its handler."""
     parser = subparsers.add_parser("evaluate", help="score motion files, folders or globs",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="motion files, folders (searched recursively) or globs")

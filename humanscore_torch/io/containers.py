@@ -104,6 +104,10 @@ class _JoblibArrayWrapper:
         self.__dict__.update(state)
 
     def read(self, unpickler: "RestrictedUnpickler") -> np.ndarray:
+        """Read the array this record describes from ``unpickler.raw_file``, which is
+        positioned just after the record: the raw bytes (after the alignment byte and padding,
+        when recorded) as a native-byte-order copy of ``shape`` in ``order``; an object array
+        is a nested pickle stream, read with a new :class:`RestrictedUnpickler`."""
         dtype = np.dtype(self.dtype)
         shape = tuple(int(s) for s in self.shape)
         if dtype.hasobject:
@@ -187,6 +191,13 @@ class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler lets 
         self.raw_file = file
 
     def find_class(self, module: str, name: str):
+        """Resolve a global the stream names, without importing or running anything else.
+
+        Python 2 names are mapped first; then replaced globals (``_REPLACED``: torch's nested
+        storage loader, joblib's array record), allow-listed ones (``_ALLOWED``) and torch
+        dtypes resolve to real objects. Anything else becomes an :class:`OpaqueObject`
+        subclass, because resolving an arbitrary global is how a pickle runs code.
+        """
         if self.proto < 3 and self.fix_imports:  # Python 2 names (__builtin__.set, ...)
             if (module, name) in _compat_pickle.NAME_MAPPING:
                 module, name = _compat_pickle.NAME_MAPPING[(module, name)]
@@ -202,9 +213,13 @@ class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler lets 
         return _opaque_class(module, name)
 
     def persistent_load(self, pid):
+        """Refuse persistent ids: a plain pickle stream has none. ``torch.load`` installs its
+        own ``persistent_load`` (archive storages) when it drives this unpickler."""
         raise pickle.UnpicklingError("persistent ids are only valid inside torch archives")
 
     def load_build(self):
+        """The BUILD opcode (restore state): after the usual ``__setstate__``, a joblib
+        array record on the stack is replaced by the array read from the file after it."""
         super().load_build()
         if isinstance(self.stack[-1], _JoblibArrayWrapper):
             self.stack[-1] = self.stack[-1].read(self)
@@ -221,6 +236,8 @@ class _RestrictedPickleModule:
 
     @staticmethod
     def load(file, **kwargs):
+        """Unpickle one object from ``file`` with :class:`RestrictedUnpickler` (keyword
+        arguments are ignored)."""
         return RestrictedUnpickler(file).load()
 
 

@@ -100,6 +100,7 @@ class _File:
         self.path = path
 
     def fail(self, problem: str) -> MotionFileError:
+        """A MotionFileError naming this file and ``problem`` (returned, not raised)."""
         return MotionFileError(self.path, problem)
 
     def array(self, mapping: Dict[str, Any], key: str, where: str = "") -> np.ndarray:
@@ -117,6 +118,7 @@ class _File:
         return array
 
     def shape_error(self, key: str, array: np.ndarray, expected: str) -> MotionFileError:
+        """A MotionFileError saying ``key`` has the wrong shape (returned, not raised)."""
         return self.fail(f"key {key!r}: expected shape {expected}, found {tuple(array.shape)}")
 
 

@@ -73,17 +73,21 @@ class _Probe:
         self.rotational = [n for n, c in self.coordinates.items() if int(c.getMotionType()) == 1]
 
     def pose(self, values: Dict[str, float]) -> None:
+        """Set every rotational coordinate to ``values[name]`` (radians; 0 when absent) and
+        realise the positions."""
         for name in self.rotational:
             self.coordinates[name].setValue(self.state, float(values.get(name, 0.0)), False)
         self.model.realizePosition(self.state)
 
     def orientation(self, body: str) -> np.ndarray:
+        """(3, 3) rotation of ``body`` in ground at the current pose (identity for ``ground``)."""
         if body == "ground":
             return np.eye(3)
         frame = self.model.getBodySet().get(body)
         return _rotation_to_numpy(frame.getTransformInGround(self.state).R())
 
     def relative(self, parent: str, child: str) -> np.ndarray:
+        """(3, 3) rotation of ``child`` relative to ``parent`` at the current pose."""
         return self.orientation(parent).T @ self.orientation(child)
 
 

@@ -52,6 +52,14 @@ class ArtifactRate(Metric):
         self.num_flagged_by_class += out["num_flagged_by_class"].sum(0)
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all valid frames seen (summed over processes).
+
+        Returns:
+            dict: ``raw`` () fraction of valid frames with any class above the confidence
+            threshold, ``score`` () 0-100, ``computed`` () bool, False while no valid frame
+            with detections was seen (raw and score are then 0 and are not a score), and
+            ``per_class`` (C,) fraction of valid frames flagged for each class.
+        """
         raw = _artifact_rate_compute(self.num_flagged, self.num_frames)
         computed = self.num_frames > 0
         return {"raw": raw, "score": score_from_config(raw, self.config["score"]) * computed, "computed": computed,

@@ -48,6 +48,14 @@ class BoneLengthConsistency(Metric):
         self.num_sequences += computed.sum()
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all counted sequences (summed over processes).
+
+        Returns:
+            dict of 0-dim tensors: ``raw`` mean per-sequence bone-length coefficient of
+            variation (%), ``max_change`` mean of each sequence's largest frame-to-frame
+            bone-length change (%), ``score`` (0-100) and ``num_sequences`` (int64) the number
+            of sequences counted; raw and max_change are 0 when none was counted.
+        """
         out = _bone_length_compute(self.raw_sum, self.max_change_sum, self.num_sequences)
         out["score"] = score_from_config(out["raw"], self.config["score"])
         out["num_sequences"] = self.num_sequences

@@ -43,6 +43,13 @@ class Jerk(Metric):
         self.num_differences += sums["num_differences"].sum()
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all sequences seen (summed over processes).
+
+        Returns:
+            dict of 0-dim float64 tensors: ``raw`` mean jerk in m/s^3, ``jitter`` the same in
+            units of 10 m/s^3, ``spike_rate`` fraction of counted third differences above the
+            spike threshold, ``score`` (0-100). The values are 0 when nothing was counted.
+        """
         out = _jerk_compute(self.jerk_sum, self.num_terms, self.num_spikes, self.num_differences)
         out["score"] = score_from_config(out["raw"], self.config["score"])
         return out

@@ -46,6 +46,14 @@ class NewtonianPlausibility(Metric):
         self.num_violating_by_constraint += out["num_violating_by_constraint"].sum(0)
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all assessable frames seen (summed over processes).
+
+        Returns:
+            dict: ``raw`` () fraction of assessable frames violating any constraint,
+            ``score`` () 0-100, and ``by_constraint`` (6,) fraction of assessable frames
+            violating each constraint, in ``functional.newtonian.CONSTRAINTS`` order. Fractions
+            are 0 when no frame was assessable.
+        """
         raw = _newtonian_compute(self.num_violating, self.num_assessable)
         return {"raw": raw, "score": score_from_config(raw, self.config["score"]),
                 "by_constraint": _newtonian_compute(self.num_violating_by_constraint, self.num_assessable)}

@@ -55,6 +55,15 @@ class RangeOfMotion(Metric):
         self.coordinate_violations += sums["coordinate_violations"].sum(0)
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all sequences seen (summed over processes).
+
+        Returns:
+            dict of float64 tensors: ``raw`` () fraction of valid frames with a coordinate out
+            of range, ``mean_excess_deg`` () mean excess in degrees per violating frame,
+            ``score`` () 0-100, and ``coordinate_violation_rate`` (K,) fraction of valid frames
+            violating each coordinate, in ``joint_map.coordinate_names`` order. All 0 before
+            any valid frame.
+        """
         out = _range_of_motion_compute(self.num_violating, self.num_valid, self.excess_sum_deg)
         out["score"] = score_from_config(out["raw"], self.config["score"])
         out["coordinate_violation_rate"] = self.coordinate_violations.to(torch.float64) / self.num_valid.clamp_min(1)

@@ -49,5 +49,13 @@ class SelfPenetration(Metric):
         self.depth_sum_mm += out["depth_sum_mm"].sum().to(torch.float64)
 
     def compute(self) -> Dict[str, torch.Tensor]:
+        """The accumulated values over all valid frames seen (summed over processes).
+
+        Returns:
+            dict of 0-dim float64 tensors: ``raw`` fraction of valid frames with a penetration
+            deeper than the tolerance (0 without valid frames), ``mean_depth_mm`` mean deepest
+            penetration in millimetres over penetrating frames (0 without any), ``score``
+            (0-100).
+        """
         raw, mean_depth = _self_penetration_compute(self.num_penetrating, self.num_valid, self.depth_sum_mm)
         return {"raw": raw, "mean_depth_mm": mean_depth, "score": score_from_config(raw, self.config["score"])}

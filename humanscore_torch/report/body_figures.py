@@ -84,6 +84,8 @@ def write_body_figures(out_dir: Path, body: Optional[BodyModel] = None) -> List[
 
 
 def main(argv=None) -> int:
+    """Command line: write the default-body figures into ``out_dir``, print their paths and
+    return the exit code 0."""
     parser = argparse.ArgumentParser(description="Write figures of the embedded default body.")
     parser.add_argument("out_dir", type=Path, help="folder for default_body_rest.png and default_body_walk.png")
     args = parser.parse_args(argv)

@@ -112,6 +112,8 @@ def write_docs_figures(out_dir: Path, count: int = 18, seconds: Optional[float] 
 
 
 def main(argv=None) -> int:
+    """Command line: write the docs' report figures into ``out_dir`` (default ``docs/``),
+    print their paths and return the exit code 0."""
     parser = argparse.ArgumentParser(description="Write one PNG of each report plot kind (docs figures).")
     parser.add_argument("out_dir", type=Path, nargs="?", default=Path("docs"), help="output folder (default docs/)")
     args = parser.parse_args(argv)
