@@ -23,7 +23,7 @@ from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
 def score_batch(
     batch: MotionBatch, body: BodyModel, metrics: Optional[Dict[str, MetricFn]] = None
 ) -> Dict[str, MetricResult]:
-    """Run every metric on one batch (joints and vertices are posed once and shared).
+    """Run every metric on one batch (joints posed once and shared; the mesh posed in windows).
 
     Args:
         batch: the sequences, already on the target device.
@@ -34,9 +34,9 @@ def score_batch(
         metric key -> MetricResult with (B,) raw values and scores.
     """
     metrics = available_metrics() if metrics is None else metrics
+    # Joints are posed once and shared through the batch's cache; self-penetration poses the
+    # mesh itself, a window of frames at a time, so memory does not grow with clip length.
     with torch.no_grad():
-        if "self_penetration" in metrics and batch.body_pose is not None and batch.vertices is None:
-            batch.posed(body, need_vertices=True)  # once, with vertices: the joint-only metrics reuse it
         return {key: fn(batch, body) for key, fn in metrics.items()}
 
 

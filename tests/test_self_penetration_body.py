@@ -234,3 +234,27 @@ def test_real_running_trial_inside_vertices_agree_with_winding_numbers(reference
     brush = depth_mm[inside.frame == 2]
     assert brush.numel() == 0 or float(brush.max()) < TOLERANCE_MM  # the brush is not a penetration
     assert float(depth_mm[inside.frame < 2].max()) > 20.0  # the hands are
+
+
+def test_suite_entry_posing_in_windows_equals_posing_whole_clips(body, tmp_path):
+    """The suite entry poses the mesh a window of frames at a time (memory bounded whatever
+    the clip length); with windows of 8 frames, variable lengths and per-sequence betas, every
+    output equals the one on the whole clips' vertices."""
+    from humanscore_torch import synthetic
+    from humanscore_torch.config import config_overrides
+    from humanscore_torch.functional.self_penetration import self_penetration_result
+
+    run = synthetic.clean_clip("run", seconds=2.5)
+    shape = torch.zeros_like(run["betas"])
+    shape[:4] = torch.tensor([1.0, -0.5, 0.0, 0.3])
+    sequences = [synthetic.defect_clip("walk", "arm_through_torso", 0.1), {**run, "betas": shape}]
+    batch = MotionBatch.from_sequences(sequences)
+    whole = self_penetration(batch.posed(body.float(), need_vertices=True).vertices, batch.mask, part_structure(body))
+    overrides = tmp_path / "windows.yaml"
+    overrides.write_text("self_penetration: {detection: {posing_frames: 16}}\n")
+    with config_overrides(overrides):
+        windowed = self_penetration_result(MotionBatch.from_sequences(sequences), body.float())
+    assert bool(windowed.raw[0] > 0) and float(windowed.raw[1]) == 0.0
+    torch.testing.assert_close(windowed.raw, whole["raw"])
+    for key in ("depth_mm", "penetrating", "num_face_pairs", "faces_involved", "mean_depth_mm"):
+        torch.testing.assert_close(windowed.details[key], whole[key], msg=key)

@@ -811,6 +811,28 @@ def self_penetration(
     return out
 
 
+def _update_posing_in_chunks(batch, body, structure: PartStructure,
+                             config: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+    """:func:`_self_penetration_update` of a MotionBatch posed a window of frames at a time:
+    the mesh of a long clip never exists whole (a 1920-frame batch of 16 clips would be 2.5 GB
+    of vertices), so memory is bounded by ``posing_frames`` whatever the clip length. Every
+    output but the per-sequence sums is per frame, so windows concatenate along time."""
+    window = max(1, int(config["detection"]["posing_frames"]) // max(batch.batch_size, 1))
+    parts = []
+    for start in range(0, max(batch.num_frames, 1), window):
+        frames = slice(start, start + window)
+        betas = batch.betas
+        if betas is not None:
+            length = batch.mask[:, frames].shape[1]
+            betas = betas[:, frames] if betas.dim() == 3 else betas[:, None].expand(-1, length, -1)
+        vertices = body(batch.global_orient[:, frames], batch.body_pose[:, frames], betas,
+                        batch.transl[:, frames], need_vertices=True).vertices
+        parts.append(_self_penetration_update(vertices, batch.mask[:, frames], structure, config))
+    sums = ("num_valid", "num_penetrating", "depth_sum_mm", "faces_involved")
+    return {k: (torch.stack([p[k] for p in parts]).sum(0) if k in sums else torch.cat([p[k] for p in parts], 1))
+            for k in parts[0]}
+
+
 def self_penetration_result(batch, body) -> MetricResult:
     """The suite entry: self-penetration of a MotionBatch posed on ``body``.
 
@@ -824,10 +846,16 @@ def self_penetration_result(batch, body) -> MetricResult:
         zeros = torch.zeros(batch.batch_size, device=batch.device)
         return MetricResult(key="self_penetration", raw=zeros, unit="fraction of frames", score=zeros,
                             computed=torch.zeros_like(zeros, dtype=torch.bool))
-    vertices = batch.posed(body, need_vertices=True).vertices
-    out = self_penetration(vertices, batch.mask, part_structure(body, vertices.device))
+    cfg = load_config("self_penetration")
+    structure = part_structure(body, batch.device)
+    if batch.vertices is not None:
+        out = _self_penetration_update(batch.vertices, batch.mask, structure, cfg)
+    else:
+        out = _update_posing_in_chunks(batch, body, structure, cfg)
+    raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
+    out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, cfg["score"]))
     pair_depth = out.pop("pair_depth_mm")
-    tolerance = float(load_config("self_penetration")["detection"]["depth_tolerance_mm"])
+    tolerance = float(cfg["detection"]["depth_tolerance_mm"])
     details = {k: out[k] for k in ("mean_depth_mm", "depth_mm", "penetrating", "num_face_pairs", "faces_involved")}
     details["pair_frames"] = (pair_depth > tolerance).sum(1)
     details["pair_max_depth_mm"] = pair_depth.amax(1) if pair_depth.shape[1] else pair_depth.sum(1)
