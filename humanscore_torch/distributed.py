@@ -67,6 +67,11 @@ def _worker(fabric: Any, work: ShardWork, items: Sequence[Any]) -> Optional[List
     results = work([items[i] for i in indices], fabric.device)
     parts: List[Any] = [None] * fabric.world_size
     dist.all_gather_object(parts, (indices, results))
+    # Every process leaves the group together and closes it: a process that exits with the
+    # gloo threads still up aborts now and then ("terminate called without an active
+    # exception"), and Fabric then kills the whole job.
+    dist.barrier()
+    dist.destroy_process_group()
     return _gathered_in_order(len(items), parts) if fabric.is_global_zero else None
 
 
