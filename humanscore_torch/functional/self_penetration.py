@@ -456,18 +456,27 @@ def winding_numbers(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tens
 def _inside_by_winding(verts: torch.Tensor, structure: PartStructure, slot: torch.Tensor,
                        vertex: torch.Tensor) -> torch.Tensor:
     """(Q,) bool: the winding number of each vertex with respect to the faces of every part
-    its own part may not touch is above 1/2 (the definition the flood approximates).
+    its own part may not touch is above 1/2 (the definition the flood approximates)."""
+    return fast_part_winding_numbers(verts, structure, slot, vertex).abs() > 0.5
+
+
+def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slot: torch.Tensor,
+                              vertex: torch.Tensor) -> torch.Tensor:
+    """Winding number of each query vertex with respect to the faces of every part its own
+    part may not touch (:func:`winding_numbers` is the exact, slower twin).
 
     Fast winding numbers (Barill et al. 2018, first order): a cluster of faces farther than
     ``_FAR_FIELD`` times its radius contributes the solid angle of its area-weighted normal
-    placed at its centroid (a dipole); nearer clusters are summed face by face. The error is
-    a few thousandths of a turn on body meshes, far from the 1/2 threshold.
+    placed at its centroid (a dipole); nearer clusters are summed face by face.
 
     Args:
-        verts: (H, V, 3) meshes; slot, vertex: (Q,) which mesh and vertex.
+        verts: (H, V, 3) meshes in metres; slot, vertex: (Q,) which mesh and vertex.
+
+    Returns:
+        (Q,) winding numbers (~1 inside, ~0 outside).
     """
     if slot.numel() == 0:
-        return torch.zeros(0, dtype=torch.bool, device=verts.device)
+        return verts.new_zeros(0)
     cluster_of_face, cluster_faces, cluster_start, cluster_size, _, _ = _face_clusters(verts[0], structure)
     frames, slot = torch.unique(slot, return_inverse=True)
     triangles = verts[frames][:, structure.faces]  # (H, F, 3, 3)
@@ -501,7 +510,7 @@ def _inside_by_winding(verts: torch.Tensor, structure: PartStructure, slot: torc
         row, j = _expand(cluster_size[c])
         q, f = q[row], cluster_faces[cluster_start[c[row]] + j]
         total.index_add_(0, q, _solid_angles(points[q], triangles[slot[q], f]))
-    return (total / (4.0 * math.pi)).abs() > 0.5
+    return total / (4.0 * math.pi)
 
 
 def _spread_inside(inside: torch.Tensor, barrier: torch.Tensor, edges: torch.Tensor,
