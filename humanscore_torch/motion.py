@@ -9,7 +9,7 @@ import torch
 
 from .body.model import BodyModel, BodyOutput
 from .errors import HumanScoreError, InputValueError, ShapeError
-from .functional.motion_inputs import MAX_COORDINATE_M
+from .functional.motion_inputs import MAX_COORDINATE_M, MAX_FPS
 from .shapes import check_shape
 
 _POSE_FIELDS = ("global_orient", "body_pose", "transl", "betas")
@@ -58,8 +58,8 @@ class MotionBatch:
         if self.mask.dtype != torch.bool:
             raise ShapeError(f"mask: expected dtype torch.bool, got {self.mask.dtype}")
         check_shape(self.fps, "B", "fps", sizes)
-        if not bool(torch.isfinite(self.fps).all()) or bool((self.fps <= 0).any()):
-            raise InputValueError(f"fps: expected finite values > 0, got {self.fps.tolist()}")
+        if not bool((torch.isfinite(self.fps) & (self.fps > 0) & (self.fps <= MAX_FPS)).all()):
+            raise InputValueError(f"fps: expected finite values in (0, {MAX_FPS:g}] Hz, got {self.fps.tolist()}")
         has_smpl = self.global_orient is not None or self.body_pose is not None
         if has_smpl:
             if self.global_orient is None or self.body_pose is None:
@@ -100,6 +100,9 @@ class MotionBatch:
             if value.device != self.mask.device:
                 raise HumanScoreError(f"{name}: on device {value.device}, but mask is on {self.mask.device}; "
                                       "expected all tensors on one device (use MotionBatch.to)")
+            if value.dtype == torch.bool or value.is_complex():
+                # A cast would turn flags into radians or drop imaginary parts silently.
+                raise ShapeError(f"{name}: expected a real floating or integer tensor, got dtype {value.dtype}")
             if not value.is_floating_point() or torch.finfo(value.dtype).bits < 32:
                 setattr(self, name, value.to(torch.float32))
 

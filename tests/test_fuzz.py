@@ -27,6 +27,7 @@ from humanscore_torch.functional.artifact_rate import artifact_penalty, artifact
 from humanscore_torch.functional.bone_length import bone_length_consistency, bone_length_penalty
 from humanscore_torch.functional.ground_diagnostics import ground_diagnostics
 from humanscore_torch.functional.jerk import jerk, jerk_penalty
+from humanscore_torch.functional.motion_inputs import MAX_FPS
 from humanscore_torch.functional.newtonian import newtonian_penalty, newtonian_plausibility
 from humanscore_torch.functional.range_of_motion import range_of_motion, range_of_motion_penalty
 from humanscore_torch.functional.self_penetration import self_penetration, self_penetration_penalty
@@ -508,7 +509,7 @@ def test_from_sequences(lengths, mixed, fps):
             seq["joints"] = torch.zeros(n, 24, 3)
         sequences.append(seq)
     rates = [s["fps"] for s in sequences]
-    bad = (any(r is None or not (math.isfinite(r) and r > 0) for r in rates)
+    bad = (any(r is None or not (math.isfinite(r) and 0 < r <= MAX_FPS) for r in rates)
            or (mixed == "joints" and len(lengths) > 1))
     if bad:
         with pytest.raises(HumanScoreError):

@@ -55,6 +55,13 @@ def test_nonfinite_frames_are_masked_counted_and_zeroed():
 def test_bad_inputs_raise_humanscore_errors():
     with pytest.raises(HumanScoreError, match="fps"):
         MotionBatch.from_sequences([_sequence(4, fps=0.0)])
+    with pytest.raises(HumanScoreError, match=r"fps: expected finite values in \(0, 10000\]"):
+        MotionBatch.from_sequences([_sequence(4, fps=1e12)])
+    for dtype in (torch.bool, torch.complex64):
+        seq = _sequence(4)
+        seq["body_pose"] = torch.zeros(4, 23, 3, dtype=dtype)
+        with pytest.raises(ShapeError, match=f"body_pose: expected a real floating or integer tensor, got dtype {dtype}"):
+            MotionBatch.from_sequences([seq])
     with pytest.raises(ShapeError, match="body_pose"):
         MotionBatch(fps=torch.tensor([30.0]), mask=torch.ones(1, 4, dtype=torch.bool),
                     global_orient=torch.zeros(1, 4, 3), body_pose=torch.zeros(1, 4, 21, 3))
