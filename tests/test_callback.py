@@ -66,7 +66,10 @@ def _expected(sequences):
 def _check_logged(logged, expected, prefix="humanscore/"):
     for key in ("humanscore", *TIERS, *METRICS):
         assert float(logged[prefix + key]) == pytest.approx(float(expected[key]), rel=1e-5, abs=1e-5), key
-        assert float(logged[f"{prefix}raw/{key}"]) == pytest.approx(float(expected[f"raw/{key}"]), rel=1e-5, abs=1e-9) \
+        # abs 1e-6: with fixed shapes the bone-length CV is float32 rounding alone (~2e-5 %),
+        # and that rounding moves with how the clips are split into batches (1.6e-7 % seen
+        # between two processes and one); a real stretch gives 0.1 % and more.
+        assert float(logged[f"{prefix}raw/{key}"]) == pytest.approx(float(expected[f"raw/{key}"]), rel=1e-5, abs=1e-6) \
             if key in METRIC_KEYS else True
     assert prefix + "self_penetration" not in logged  # not computed: not logged, never a 100
 
