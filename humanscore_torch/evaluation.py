@@ -51,25 +51,29 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
     """
     agg_scores, agg_computed = aggregate_scores({k: r.score for k, r in results.items()},
                                                 {k: r.computed for k, r in results.items()})
+    # Each tensor is read to the host once (.tolist()), not once per clip: on a GPU every
+    # float()/bool() of an element is a synchronisation.
+    metric = {key: (r.computed.tolist(), r.score.tolist(), r.raw.tolist(), r.unit) for key, r in results.items()}
+    tier = {key: (agg_computed[key].tolist(), agg_scores[key].tolist()) for key in (OVERALL_KEY, *TIERS)}
+    lengths, fps, nonfinite = batch.lengths.tolist(), batch.fps.tolist(), batch.nonfinite_frames.tolist()
     records = []
     for i in range(batch.batch_size):
         scores: Dict[str, Optional[float]] = {key: None for key in METRIC_KEYS}
         raw: Dict[str, Optional[Dict[str, Any]]] = {key: None for key in METRIC_KEYS}
-        for key, result in results.items():
-            if bool(result.computed[i]):
-                scores[key] = float(result.score[i])
-                raw[key] = {"value": float(result.raw[i]), "unit": result.unit}
-        tiers = {key: float(agg_scores[key][i]) if bool(agg_computed[key][i]) else None
-                 for key in (OVERALL_KEY, *TIERS)}
+        for key, (computed, score, value, unit) in metric.items():
+            if computed[i]:
+                scores[key] = float(score[i])
+                raw[key] = {"value": float(value[i]), "unit": unit}
+        tiers = {key: float(score[i]) if computed[i] else None for key, (computed, score) in tier.items()}
         meta = batch.metadata[i]
         records.append({
             "path": str(meta.get("path", meta.get("name", f"sequence_{i}"))),
-            "num_frames": int(batch.lengths[i]),
-            "fps": float(batch.fps[i]),
+            "num_frames": int(lengths[i]),
+            "fps": float(fps[i]),
             "scores": {**tiers, **scores},
             "raw": raw,
             "metadata": {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))},
-            "nonfinite_frames": int(batch.nonfinite_frames[i]),
+            "nonfinite_frames": int(nonfinite[i]),
             "error": None,
         })
     return records
