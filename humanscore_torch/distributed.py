@@ -22,8 +22,7 @@ import torch.distributed as dist
 
 from .config import config_overrides
 from .errors import HumanScoreError
-from .evaluation import describe_read_error, error_record, score_sequences
-from .io import read_motion_file
+from .evaluation import read_file_or_error, score_sequences
 
 Record = Dict[str, Any]
 ShardWork = Callable[[List[Any], torch.device], List[Any]]
@@ -118,12 +117,9 @@ def score_files(files: Sequence[Path], device: torch.device, body_name: str = "d
         pending: List[Dict[str, Any]] = []
         owners: List[int] = []
         for index, path in enumerate(files):
-            try:
-                sequences = read_motion_file(path, fps=fps)
-                if not sequences:
-                    raise HumanScoreError(f"{path}: the file holds no motion sequence")
-            except Exception as exc:  # noqa: BLE001 -- a bad file is that file's error, as in one process
-                per_file[index].append(error_record(str(path), describe_read_error(exc)))
+            sequences, failure = read_file_or_error(path, fps)
+            if failure is not None:  # a bad file is that file's error, as in one process
+                per_file[index].append(failure)
                 continue
             pending.extend(sequences)
             owners.extend([index] * len(sequences))

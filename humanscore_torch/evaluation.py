@@ -8,6 +8,7 @@ metric was not computed), ``raw`` (per metric key: value and unit), ``error``.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
@@ -16,6 +17,7 @@ from .body.model import BodyModel
 from .errors import HumanScoreError, InputValueError
 from .functional.aggregate import OVERALL_KEY, aggregate_scores
 from .functional.result import MetricResult
+from .io import read_motion_file
 from .motion import MotionBatch
 from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
 
@@ -67,7 +69,7 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
         tiers = {key: float(score[i]) if computed[i] else None for key, (computed, score) in tier.items()}
         meta = batch.metadata[i]
         records.append({
-            "path": str(meta.get("path", meta.get("name", f"sequence_{i}"))),
+            "path": _record_path(meta, i),
             "num_frames": int(lengths[i]),
             "fps": float(fps[i]),
             "scores": {**tiers, **scores},
@@ -102,10 +104,24 @@ def describe_read_error(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, HumanScoreError) else describe_error(exc)
 
 
-def _sequence_path(sequence: Dict[str, Any], index: int) -> str:
-    # The same name batch_records gives the sequence, so a failure is listed under its clip.
-    meta = sequence.get("metadata") or {}
+def _record_path(metadata: Optional[Dict[str, Any]], index: int) -> str:
+    """A record's ``path``: the clip's file, else its name, else its place in the batch (one
+    rule for scored and failed records, so a failure is listed under its clip)."""
+    meta = metadata or {}
     return str(meta.get("path", meta.get("name", f"sequence_{index}")))
+
+
+def read_file_or_error(path: Path, fps: Optional[float] = None) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
+    """Read a motion file for scoring: its sequence dicts and None, or no sequence and the
+    file's :func:`error_record` when it cannot be read (any exception: a bad file is that
+    file's failure, not the run's) or holds no sequence."""
+    try:
+        sequences = read_motion_file(path, fps=fps)
+        if not sequences:
+            raise HumanScoreError(f"{path}: the file holds no motion sequence")
+    except Exception as exc:  # noqa: BLE001
+        return [], error_record(str(path), describe_read_error(exc))
+    return sequences, None
 
 
 ScoredChunk = Tuple[Optional[MotionBatch], Optional[Dict[str, MetricResult]], List[Dict[str, Any]]]
@@ -129,14 +145,14 @@ def _score_chunk_isolated(chunk: List[Dict[str, Any]], body: BodyModel, metrics:
         return [_score_chunk(chunk, body, metrics, device)]
     except Exception as exc:  # noqa: BLE001 -- any failure of a readable clip is that clip's error
         if len(chunk) == 1:
-            return [(None, None, [error_record(_sequence_path(chunk[0], 0), describe_error(exc),
+            return [(None, None, [error_record(_record_path(chunk[0].get("metadata"), 0), describe_error(exc),
                                                chunk[0].get("metadata"))])]
     scored: List[ScoredChunk] = []
     for index, sequence in enumerate(chunk):
         try:
             scored.append(_score_chunk([sequence], body, metrics, device))
         except Exception as exc:  # noqa: BLE001
-            scored.append((None, None, [error_record(_sequence_path(sequence, index), describe_error(exc),
+            scored.append((None, None, [error_record(_record_path(sequence.get("metadata"), index), describe_error(exc),
                                                      sequence.get("metadata"))]))
     return scored
 

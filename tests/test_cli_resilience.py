@@ -79,13 +79,13 @@ def _spy_scoring(monkeypatch, fail_on_call=None):
 
 def _spy_reading(monkeypatch):
     read = []
-    real = evaluate_cli.read_motion_file
+    real = evaluation.read_motion_file
 
     def spy(path, *args, **kwargs):
         read.append(Path(path).name)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(evaluate_cli, "read_motion_file", spy)
+    monkeypatch.setattr(evaluation, "read_motion_file", spy)
     return read
 
 
@@ -234,7 +234,7 @@ def test_unexpected_read_error_is_that_files_error(tmp_path, monkeypatch, capsys
     def broken_reader(path, *args, **kwargs):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(evaluate_cli, "read_motion_file", broken_reader)
+    monkeypatch.setattr(evaluation, "read_motion_file", broken_reader)
     assert main(["evaluate", str(folder), "--output", str(out), *OPTIONS]) == 1
     (record,) = _records(out)
     assert record["error"] == "RuntimeError: reader bug"

@@ -19,8 +19,8 @@ from tqdm import tqdm
 from ..config import config_overrides
 from ..distributed import add_distributed_options, evaluate_files, is_distributed
 from ..errors import HumanScoreError
-from ..evaluation import describe_read_error, error_record, score_sequences
-from ..io import find_motion_files, read_motion_file
+from ..evaluation import read_file_or_error, score_sequences
+from ..io import find_motion_files
 from ..report.document import write_report
 from ..report.leaderboard import leaderboard_rows, leaderboard_text
 from ..report.results import console_table, write_all, write_groups
@@ -196,13 +196,9 @@ def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args
         owners.clear()
 
     for index in tqdm(todo, desc="evaluate", unit="file", file=sys.stderr):
-        path = files[index]
-        try:
-            sequences = read_motion_file(path, fps=args.fps)
-            if not sequences:
-                raise HumanScoreError(f"{path}: the file holds no motion sequence")
-        except Exception as exc:  # noqa: BLE001 -- any read failure is this file's error, not the run's
-            log.finish(index, [error_record(str(path), describe_read_error(exc))])
+        sequences, failure = read_file_or_error(files[index], args.fps)
+        if failure is not None:
+            log.finish(index, [failure])
             log.write()
             continue
         log.expect(index, len(sequences))
