@@ -268,12 +268,27 @@ class MotionBatch:
             cached = self._posed_cache.get((id(body), with_vertices))
             if cached is not None:
                 return cached
-        betas = self.betas
-        if betas is not None and betas.dim() == 2:
-            betas = betas[:, None, :].expand(-1, self.num_frames, -1)
-        out = body(self.global_orient, self.body_pose, betas, self.transl, need_vertices=need_vertices)
+        out = self.pose_frames(body, slice(None), need_vertices)
         self._posed_cache[(id(body), need_vertices)] = out
         return out
+
+    def pose_frames(self, body: BodyModel, frames: slice, need_vertices: bool = True) -> BodyOutput:
+        """Pose a window of frames of every sequence from the SMPL parameters, not cached
+        (to pose a long clip piece by piece in bounded memory).
+
+        Args:
+            body: the body model, on the batch's device.
+            frames: which frames, e.g. ``slice(0, 256)``.
+
+        Returns:
+            joints (B, W, 24, 3) and, if asked, vertices (B, W, V, 3), W the window's length.
+        """
+        betas = self.betas
+        if betas is not None:
+            betas = betas[:, frames] if betas.dim() == 3 else \
+                betas[:, None, :].expand(-1, self.mask[:, frames].shape[1], -1)
+        return body(self.global_orient[:, frames], self.body_pose[:, frames], betas, self.transl[:, frames],
+                    need_vertices=need_vertices)
 
     def with_fields(self, **changes: Any) -> "MotionBatch":
         """A copy with some fields replaced (validated again, cache dropped)."""

@@ -830,12 +830,7 @@ def _update_posing_in_chunks(batch, body, structure: PartStructure,
     parts = []
     for start in range(0, max(batch.num_frames, 1), window):
         frames = slice(start, start + window)
-        betas = batch.betas
-        if betas is not None:
-            length = batch.mask[:, frames].shape[1]
-            betas = betas[:, frames] if betas.dim() == 3 else betas[:, None].expand(-1, length, -1)
-        vertices = body(batch.global_orient[:, frames], batch.body_pose[:, frames], betas,
-                        batch.transl[:, frames], need_vertices=True).vertices
+        vertices = batch.pose_frames(body, frames).vertices
         parts.append(_self_penetration_update(vertices, batch.mask[:, frames], structure, config))
     sums = ("num_valid", "num_penetrating", "depth_sum_mm", "faces_involved")
     return {k: (torch.stack([p[k] for p in parts]).sum(0) if k in sums else torch.cat([p[k] for p in parts], 1))
