@@ -142,6 +142,7 @@ def test_amass_round_trip_converts_z_up_to_y_up_exactly_with_the_body(tmp_path, 
     assert meta["body_model"] == "SMPL-H" and "mocap_framerate" in meta["fps_source"]
     for note in ("z-up -> y-up: rotated -90 deg about x", "hand joints 22-23 at rest", "16 coefficients cut"):
         assert note in meta["conversions"]
+    assert meta["unmeasured_joints"] == "left_hand,right_hand"  # SMPL's fingers are placeholders
 
 
 def test_amass_standing_person_in_z_up_stands_along_plus_y_after_loading(tmp_path, body):
@@ -300,6 +301,7 @@ def test_gvhmr_global_smplx_params_map_onto_smpl(tmp_path):
     meta = sequence["metadata"]
     assert meta["layout"] == "gvhmr" and meta["body_model"] == "SMPL-X"
     assert "smpl_params_global" in meta["conversions"] and "hand joints 22-23 at rest" in meta["conversions"]
+    assert meta["unmeasured_joints"] == "left_hand,right_hand"
 
     torch.save({"smpl_params_incam": params()}, tmp_path / "incam.pt")
     (incam,) = read_motion_file(tmp_path / "incam.pt")

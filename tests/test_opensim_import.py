@@ -1,6 +1,8 @@
 """OpenSim import of the real running trial (Hamner et al. 2010, subject02) onto the default
 body, checked against OpenSim's own body positions, the .mot angles, and the force plates."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -81,6 +83,23 @@ def test_newtonian_on_the_real_trial(trial):
           f"Newtonian violation rate {rate:.4f}")
     assert correlation >= 0.9
     assert rate <= 0.02
+
+
+def test_import_lists_the_joints_it_leaves_at_rest(imported, trial):
+    """The Hamner model locks both wrists and has no toe, finger or neck segment: those SMPL
+    joints are placeholders, and the metadata says so (self-penetration leaves them out).
+    Unlocking the wrists in the model's limits makes them measured."""
+    from humanscore_torch.io.opensim import unmeasured_joints
+
+    listed = "left_foot,right_foot,neck,head,left_wrist,right_wrist,left_hand,right_hand"
+    assert imported["metadata"]["unmeasured_joints"] == listed
+    limits = copy.deepcopy(trial.limits)
+    for name in ("wrist_flex_r", "wrist_dev_r"):
+        limits["coordinates"][name]["locked"] = False
+    names = unmeasured_joints(limits, imported["metadata"]["coordinates"])
+    assert "right_wrist" not in names and "left_wrist" in names
+    assert "right_hip" not in unmeasured_joints(limits, ["hip_flexion_r"])
+    assert "right_hip" in unmeasured_joints(limits, ["hip_flexion_l"])  # a coordinate the motion lacks
 
 
 def test_import_without_model_uses_the_shipped_map(folder, tmp_path, default_body, mot):

@@ -277,3 +277,50 @@ def test_fast_winding_numbers_match_the_exact_sum(body):
     assert int((exact > 0.5).sum()) > 0
     torch.testing.assert_close(fast, exact, rtol=0, atol=0.05)
     assert torch.equal(fast.abs() > 0.5, exact.abs() > 0.5)
+
+
+def hand_into_thigh(size: torch.Tensor) -> torch.Tensor:
+    """(N, 23, 3) poses: the left arm hanging at the side with the elbow straight, the wrist
+    flexed medially by ``size`` radians: only the hand (wrist and finger parts) turns into the
+    left thigh, the forearm stays outside it."""
+    n = len(size)
+    body_pose = torch.zeros(n, 23, 3, dtype=torch.float64)
+    body_pose[:, JOINT_INDEX["left_shoulder"] - 1, 2] = -math.pi / 2 + 0.12
+    body_pose[:, JOINT_INDEX["left_wrist"] - 1, 2] = -size
+    return body_pose
+
+
+def test_unmeasured_hands_are_left_out_and_the_arm_is_not(body):
+    """A sequence whose metadata lists the wrists as unmeasured (OpenSim models lock them) is
+    not charged for the hand inside the thigh, and still is for the forearm inside the torso;
+    the same frames without the listing are charged for both. Batched with a sequence that
+    lists nothing, which keeps its own verdict."""
+    from humanscore_torch.suite import available_metrics
+
+    hand = hand_into_thigh(torch.tensor([0.0, 0.6, 0.9], dtype=torch.float64)).float()
+    arm = arm_into_torso(torch.tensor([0.0, 0.5, 0.6], dtype=torch.float64)).float()
+    poses = torch.cat([hand, arm])
+    sequences = [{"global_orient": torch.zeros(6, 3), "body_pose": poses} for _ in range(2)]
+    sequences[0]["metadata"] = {"unmeasured_joints": "left_wrist,right_wrist"}
+    batch = MotionBatch.from_sequences(sequences, fps=[30.0, 30.0])
+    result = available_metrics()["self_penetration"](batch, body)
+    penetrating = result.details["penetrating"]
+    assert penetrating[1].tolist() == [False, True, True, False, True, True]  # nothing left out
+    assert penetrating[0].tolist() == [False, False, False, False, True, True]  # the hand left out
+    wrist, elbow = JOINT_INDEX["left_wrist"], JOINT_INDEX["left_elbow"]
+    assert int(result.details["pair_frames"][1, wrist].sum()) >= 2
+    assert int(result.details["pair_frames"][0, wrist].sum()) == 0
+    assert int(result.details["pair_frames"][0, :, wrist].sum()) == 0
+
+
+def test_unchecked_parts_from_metadata_takes_subtrees_and_rejects_unknown_names():
+    from humanscore_torch.errors import InputValueError
+    from humanscore_torch.functional.self_penetration import unchecked_parts_from_metadata
+
+    assert unchecked_parts_from_metadata([{}, {"unmeasured_joints": ""}], 24) is None
+    parts = unchecked_parts_from_metadata([{"unmeasured_joints": "left_wrist, neck"}, {}], 24)
+    left_out = {JOINT_INDEX[n] for n in ("left_wrist", "left_hand", "neck", "head")}
+    assert parts.shape == (2, 24) and parts.dtype == torch.bool
+    assert set(parts[0].nonzero().squeeze(1).tolist()) == left_out and not bool(parts[1].any())
+    with pytest.raises(InputValueError, match="left_pinky"):
+        unchecked_parts_from_metadata([{"unmeasured_joints": "left_pinky"}], 24)

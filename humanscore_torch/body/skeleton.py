@@ -14,6 +14,11 @@ NUM_JOINTS = 24
 # Parent of each joint in SMPL order; the root's parent is -1.
 PARENTS: Tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
+# Sequence metadata key naming, comma-separated, the joints whose rotation the source did not
+# measure (set by the loaders: fingers of SMPL-X / 21-joint body poses, joints an OpenSim model
+# locks or lacks). Their values are placeholders (rest), so the posture of their segments is
+# unknown; self-penetration leaves those segments out.
+UNMEASURED_JOINTS_KEY = "unmeasured_joints"
 
 
 def joint_depths(parents: Tuple[int, ...] = PARENTS) -> List[int]:
@@ -33,6 +38,15 @@ def tree_levels(parents: Tuple[int, ...] = PARENTS) -> List[List[int]]:
     for j, d in enumerate(depth):
         levels[d].append(j)
     return levels
+
+
+def subtree(root: int, parents: Tuple[int, ...] = PARENTS) -> List[int]:
+    """Joints at or below ``root`` in the tree, ``root`` first. Parents must precede children."""
+    inside = [root]
+    for j, p in enumerate(parents):
+        if p in inside and j not in inside:
+            inside.append(j)
+    return inside
 
 
 def bones(parents: Tuple[int, ...] = PARENTS) -> List[Tuple[int, int]]:

@@ -30,18 +30,24 @@ Pipeline, batched over frames (no Python loop over frames or faces):
    continuously differentiable (depth -> 0 at the surface), its gradient moves each inside
    vertex towards the nearest outside surface and that surface towards the vertex.
 
+Parts whose posture the input does not carry (a sequence's ``unmeasured_joints`` metadata,
+set by the loaders: SMPL's fingers under an SMPL-X body pose, the wrists an OpenSim model
+locks) are left out: their placeholder rest posture says nothing about the motion, and a flat
+SMPL hand hanging at rest beside the hips would otherwise be charged for the loader's guess.
+
 Units: metres in, depths reported in millimetres.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from ..body.parts import PartStructure, part_structure
+from ..body.skeleton import JOINT_INDEX, UNMEASURED_JOINTS_KEY, subtree
 from ..config import load_config
 from ..errors import InputValueError, ShapeError
 from ..shapes import check_device, check_floating, check_shape
@@ -716,11 +722,27 @@ def _config(config: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
     return load_config("self_penetration") if config is None else config
 
 
+def _select(found, keep: torch.Tensor):
+    """``found`` (SelfIntersections or InsideVertices) restricted to the entries ``keep``."""
+    return type(found)(**{f.name: getattr(found, f.name)[keep] for f in fields(found)})
+
+
+def _check_unchecked_parts(unchecked_parts: Optional[torch.Tensor], batch: int,
+                           structure: PartStructure) -> Optional[torch.Tensor]:
+    if unchecked_parts is None:
+        return None
+    check_shape(unchecked_parts, f"{batch} {structure.num_parts}", "unchecked_parts")
+    if unchecked_parts.dtype != torch.bool:
+        raise InputValueError(f"unchecked_parts: expected a bool tensor, got {unchecked_parts.dtype}")
+    return unchecked_parts
+
+
 def _self_penetration_update(
     vertices: torch.Tensor,
     mask: torch.Tensor,
     structure: PartStructure,
     config: Optional[Mapping[str, Any]] = None,
+    unchecked_parts: Optional[torch.Tensor] = None,
 ) -> Dict[str, torch.Tensor]:
     """Per-frame self-penetration of a batch.
 
@@ -729,6 +751,9 @@ def _self_penetration_update(
         mask: (B, T) bool valid frames.
         structure: the body's part structure.
         config: the ``self_penetration`` config; the shipped one when None.
+        unchecked_parts: (B, P) bool, parts left out per sequence (None: none): intersections
+            and inside vertices involving them do not count. For parts whose posture the input
+            does not carry (see :func:`unchecked_parts_from_metadata`).
 
     Returns:
         a dict of
@@ -740,6 +765,7 @@ def _self_penetration_update(
         ``num_valid``, ``num_penetrating``, ``depth_sum_mm`` (B,): the sums a metric keeps.
     """
     vertices, mask = _check_vertices(vertices, mask, structure, "B T")
+    unchecked_parts = _check_unchecked_parts(unchecked_parts, vertices.shape[0], structure)
     cfg = _config(config)["detection"]
     tolerance = float(cfg["depth_tolerance_mm"])
     if tolerance < 0:
@@ -753,6 +779,10 @@ def _self_penetration_update(
     hits = find_self_intersections(flat, structure, int(cfg["chunk_frames"]))
     inside = find_inside_vertices(flat, structure, hits)
     hits.frame, inside.frame = valid[hits.frame], valid[inside.frame]
+    if unchecked_parts is not None:
+        skip = unchecked_parts.to(flat.device)
+        hits = _select(hits, ~(skip[hits.frame // t, hits.part_a] | skip[hits.frame // t, hits.part_b]))
+        inside = _select(inside, ~(skip[inside.frame // t, inside.part] | skip[inside.frame // t, inside.other_part]))
     depth_mm = inside.depth * 1000.0
     frame_depth = flat.new_zeros(b * t).scatter_reduce(0, inside.frame, depth_mm, "amax")
     pair_depth = flat.new_zeros(b * t * num_parts * num_parts).scatter_reduce(
@@ -800,6 +830,7 @@ def self_penetration(
     mask: torch.Tensor,
     structure: PartStructure,
     config: Optional[Mapping[str, Any]] = None,
+    unchecked_parts: Optional[torch.Tensor] = None,
 ) -> Dict[str, torch.Tensor]:
     """Self-penetration per sequence.
 
@@ -808,20 +839,22 @@ def self_penetration(
         mask: (B, T) bool valid frames.
         structure: the body's part structure (``part_structure(body)``).
         config: the ``self_penetration`` config; the shipped one when None.
+        unchecked_parts: (B, P) bool parts left out per sequence (None: none), see
+            :func:`_self_penetration_update`.
 
     Returns:
         the per-frame dict of :func:`_self_penetration_update` plus ``raw`` (B,): fraction of
         valid frames penetrating deeper than the tolerance, ``mean_depth_mm`` (B,), and
         ``score`` (B,) 0-100.
     """
-    out = _self_penetration_update(vertices, mask, structure, config)
+    out = _self_penetration_update(vertices, mask, structure, config, unchecked_parts)
     raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
     out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, _config(config)["score"]))
     return out
 
 
-def _update_posing_in_chunks(batch, body, structure: PartStructure,
-                             config: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+def _update_posing_in_chunks(batch, body, structure: PartStructure, config: Mapping[str, Any],
+                             unchecked_parts: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
     """:func:`_self_penetration_update` of a MotionBatch posed a window of frames at a time:
     the mesh of a long clip never exists whole (a 1920-frame batch of 16 clips would be 2.5 GB
     of vertices), so memory is bounded by ``posing_frames`` whatever the clip length. Every
@@ -831,10 +864,35 @@ def _update_posing_in_chunks(batch, body, structure: PartStructure,
     for start in range(0, max(batch.num_frames, 1), window):
         frames = slice(start, start + window)
         vertices = batch.pose_frames(body, frames).vertices
-        parts.append(_self_penetration_update(vertices, batch.mask[:, frames], structure, config))
+        parts.append(_self_penetration_update(vertices, batch.mask[:, frames], structure, config, unchecked_parts))
     sums = ("num_valid", "num_penetrating", "depth_sum_mm", "faces_involved")
     return {k: (torch.stack([p[k] for p in parts]).sum(0) if k in sums else torch.cat([p[k] for p in parts], 1))
             for k in parts[0]}
+
+
+def unchecked_parts_from_metadata(metadata: Sequence[Mapping[str, Any]], num_parts: int,
+                                  device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
+    """(B, P) bool parts to leave out per sequence: the segments of the joints each sequence's
+    metadata lists under ``unmeasured_joints`` and of the joints below them (a placeholder
+    rotation leaves the whole subtree's posture unknown); None when no sequence lists any.
+
+    Raises:
+        InputValueError: a listed name is not an SMPL joint name.
+    """
+    rows = []
+    for i, meta in enumerate(metadata):
+        names = [n.strip() for n in str(meta.get(UNMEASURED_JOINTS_KEY) or "").split(",") if n.strip()]
+        unknown = sorted(set(names) - set(JOINT_INDEX))
+        if unknown:
+            raise InputValueError(f"metadata[{i}]['{UNMEASURED_JOINTS_KEY}']: expected SMPL joint names "
+                                  f"({', '.join(JOINT_INDEX)}), got {unknown}")
+        row = torch.zeros(num_parts, dtype=torch.bool)
+        for name in names:
+            row[[j for j in subtree(JOINT_INDEX[name]) if j < num_parts]] = True
+        rows.append(row)
+    if not any(bool(r.any()) for r in rows):
+        return None
+    return torch.stack(rows).to(device)
 
 
 def self_penetration_result(batch, body) -> MetricResult:
@@ -845,6 +903,8 @@ def self_penetration_result(batch, body) -> MetricResult:
         tolerance; details ``mean_depth_mm`` (B,), per-frame ``depth_mm``/``penetrating``/
         ``num_face_pairs`` (B, T), ``pair_frames`` (B, P, P) frames in which part i is inside
         part j beyond the tolerance, ``pair_max_depth_mm`` (B, P, P), ``faces_involved`` (B, F).
+        Parts of the joints a sequence's metadata lists as unmeasured are left out
+        (:func:`unchecked_parts_from_metadata`).
     """
     if batch.vertices is None and batch.body_pose is None:  # joints only: there is no mesh
         zeros = torch.zeros(batch.batch_size, device=batch.device)
@@ -852,10 +912,11 @@ def self_penetration_result(batch, body) -> MetricResult:
                             computed=torch.zeros_like(zeros, dtype=torch.bool))
     cfg = load_config("self_penetration")
     structure = part_structure(body, batch.device)
+    unchecked = unchecked_parts_from_metadata(batch.metadata, structure.num_parts, batch.device)
     if batch.vertices is not None:
-        out = _self_penetration_update(batch.vertices, batch.mask, structure, cfg)
+        out = _self_penetration_update(batch.vertices, batch.mask, structure, cfg, unchecked)
     else:
-        out = _update_posing_in_chunks(batch, body, structure, cfg)
+        out = _update_posing_in_chunks(batch, body, structure, cfg, unchecked)
     raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
     out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, cfg["score"]))
     pair_depth = out.pop("pair_depth_mm")

@@ -35,7 +35,9 @@ smpl_params    ``global_orient``, ``body_pose`` ((T,23,3),       ``cam_t`` / ``p
 =============  ===============================================  =====================================
 
 SMPL-H / SMPL-X body poses map onto SMPL's joints 0-21 (the same joints in the same order);
-SMPL's hand joints 22 and 23 are left at rest. The metadata records every such mapping.
+SMPL's hand joints 22 and 23 are left at rest. The metadata records every such mapping, and
+lists those joints under ``unmeasured_joints`` (self-penetration leaves out the fingers, whose
+posture is then a placeholder).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from ..body.skeleton import UNMEASURED_JOINTS_KEY
 from ..errors import MotionFileError
 from ..rotations import rotmat_to_rotvec
 from .frames import CAMERA_NOTE, CAMERA_TO_Y_UP, Z_UP_NOTE, Z_UP_TO_Y_UP, rest_pelvis_position, rotate_world
@@ -166,7 +169,7 @@ def _body(f: _File, array: np.ndarray, key: str, notes: List[str], source: str =
 
 
 def _pad_hands(body21: np.ndarray, notes: List[str], source: str) -> np.ndarray:
-    _note(notes, f"{source} body pose: joints 1-21 -> SMPL joints 1-21, SMPL hand joints 22-23 at rest")
+    _note(notes, f"{source} body pose: joints 1-21 -> SMPL joints 1-21, {_HANDS_AT_REST}")
     return np.concatenate([body21, np.zeros((body21.shape[0], 2, 3))], axis=1)
 
 
@@ -209,6 +212,19 @@ def _betas(f: _File, mapping: Dict[str, Any], key: str, where: str = "") -> Opti
     if array.ndim not in (1, 2) or array.shape[-1] == 0:
         raise f.shape_error(where + key, array, "(K,) or (T, K)")
     return array
+
+
+# The note of a body pose padded with SMPL's hand joints at rest (their rotation is unmeasured).
+_HANDS_AT_REST = "SMPL hand joints 22-23 at rest"
+
+
+def _unmeasured(listed: Any, notes: List[str]) -> str:
+    """The ``unmeasured_joints`` metadata: joints a stored file already lists plus SMPL's hand
+    joints when this read padded them at rest."""
+    names = [n for n in str(listed or "").split(",") if n]
+    if any(n.endswith(_HANDS_AT_REST) for n in notes):
+        names += [n for n in ("left_hand", "right_hand") if n not in names]
+    return ",".join(names)
 
 
 def _note(notes: List[str], text: str) -> None:
@@ -637,6 +653,9 @@ def finish_track(
         "fps_source": source,
         "conversions": "; ".join(n for n in ([earlier] if earlier else []) + notes),
     })
+    unmeasured = _unmeasured(metadata.pop(UNMEASURED_JOINTS_KEY, None), notes)
+    if unmeasured:
+        metadata[UNMEASURED_JOINTS_KEY] = unmeasured
     if track.track is not None:
         metadata["track"] = track.track if isinstance(track.track, (int, str)) else str(track.track)
     if track.frame_ids is not None:

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
+from ..config import load_config
 from ..errors import HumanScoreError, MotionFileError
-from ..limits.joint_map import FRAME_CHANGE, JointMap
+from ..body.skeleton import JOINT_NAMES, UNMEASURED_JOINTS_KEY
+from ..limits.joint_map import FRAME_CHANGE, JointMap, expand_segments
 from ..rotations import rotmat_to_rotvec
 
 # The pelvis translation coordinates of the OpenSim gait models (ground frame, metres).
@@ -119,7 +121,8 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
     Returns:
         ``[sequence]`` with ``global_orient`` (T, 3), ``body_pose`` (T, 23, 3) axis-angle,
         ``transl`` (T, 3) metres (SMPL world: y up, z forward), ``betas`` (K,) zeros,
-        ``fps`` (float) and ``metadata`` (source, model, coordinates used), float32 tensors.
+        ``fps`` (float) and ``metadata`` (source, model, coordinates used, ``unmeasured_joints``:
+        the joints left at rest, see :func:`unmeasured_joints`), float32 tensors.
 
     Raises:
         MotionFileError: the file is unreadable, has no usable times, or lacks coordinates.
@@ -140,6 +143,7 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
         limits = derive_limits(model_path)
         kinds = {n: c["motion_type"] for n, c in limits["coordinates"].items()}
     else:
+        limits = load_config("joint_limits")
         kinds = {n: ("translational" if n in _PELVIS_TRANSLATIONS else "rotational") for n in labels}
     angle = (lambda v: np.radians(v)) if in_degrees else (lambda v: v)
     coordinates = {n: (angle(values[:, i]) if kinds.get(n) == "rotational" else values[:, i])
@@ -147,7 +151,7 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
     body = BodyModel.default() if body is None else body
     frame = torch.tensor(FRAME_CHANGE, dtype=torch.float64)
     rest = _rest_joints(body)
-    joint_map = JointMap.from_config(limits if model_path is not None else None, rest_joints=rest)
+    joint_map = JointMap.from_config(limits, rest_joints=rest)
     if model_path is not None:
         bodies = [s.opensim_child or "torso" for s in joint_map.segments]
         orientations, origins = opensim_body_poses(model_path, coordinates, bodies + ["femur_r", "femur_l"])
@@ -184,8 +188,36 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
                            "coordinates -> SMPL through the shipped Rajagopal 2016 joint map; root at pelvis origin")
                           + "; OpenSim ground (x forward, z right) -> SMPL world (z forward, x left)",
             "coordinates": used,
+            UNMEASURED_JOINTS_KEY: ",".join(unmeasured_joints(limits, used)),
         },
     }]
+
+
+def unmeasured_joints(limits: Mapping[str, Any], coordinates: Iterable[str]) -> List[str]:
+    """SMPL joints whose rotation an import leaves at rest because the motion does not measure it.
+
+    A joint is measured when it belongs to the SMPL chain of a mapped segment with at least one
+    coordinate that the model leaves unlocked and the motion holds; every other joint is a
+    placeholder: those no segment maps (toes, fingers; neck and head when the model's torso
+    carries the head) and those of segments whose coordinates are all locked (the wrists of
+    the Rajagopal and Hamner models) or missing.
+
+    Args:
+        limits: the model's derived limits (``derive_limits``), with ``coordinates`` (``locked``
+            flags) and ``segments`` (``rotations`` with their coordinates).
+        coordinates: names of the coordinates the motion holds.
+
+    Returns:
+        joint names in SMPL order.
+    """
+    present = set(coordinates)
+    unlocked = {n for n, c in limits["coordinates"].items() if not c.get("locked", False)}
+    measured = set()
+    for seg in expand_segments():
+        rotations = limits.get("segments", {}).get(seg.name, {}).get("rotations", [])
+        if seg.opensim_child is not None and any(r["coordinate"] in present & unlocked for r in rotations):
+            measured.update(seg.smpl_chain)
+    return [name for name in JOINT_NAMES if name not in measured]
 
 
 def _rest_joints(body) -> torch.Tensor:

@@ -19,8 +19,8 @@ class SelfPenetration(Metric):
     """Fraction of valid frames in which a body part sinks into another deeper than the
     tolerance, accumulated over batches (lower is better).
 
-    ``update(vertices, mask)``: vertices (B, T, V, 3) posed meshes of ``body`` in metres,
-    mask (B, T) bool valid frames. ``compute()`` returns a dict: ``raw`` () fraction of frames,
+    ``update(vertices, mask, unchecked_parts=None)``: vertices (B, T, V, 3) posed meshes of
+    ``body`` in metres, mask (B, T) bool valid frames, optional (B, P) bool parts left out. ``compute()`` returns a dict: ``raw`` () fraction of frames,
     ``mean_depth_mm`` () mean deepest penetration over penetrating frames, ``score`` () 0-100.
 
     Args:
@@ -41,9 +41,10 @@ class SelfPenetration(Metric):
             self.add_state(name, torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("depth_sum_mm", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, vertices: torch.Tensor, mask: torch.Tensor) -> None:
-        """Add a batch: vertices (B, T, V, 3) metres, mask (B, T) bool."""
-        out = _self_penetration_update(vertices, mask, self.structure, self.config)  # validates first
+    def update(self, vertices: torch.Tensor, mask: torch.Tensor, unchecked_parts: Optional[torch.Tensor] = None) -> None:
+        """Add a batch: vertices (B, T, V, 3) metres, mask (B, T) bool, optional (B, P) bool
+        parts to leave out per sequence (e.g. ``unchecked_parts_from_metadata``)."""
+        out = _self_penetration_update(vertices, mask, self.structure, self.config, unchecked_parts)  # validates first
         self.num_valid += out["num_valid"].sum()
         self.num_penetrating += out["num_penetrating"].sum()
         self.depth_sum_mm += out["depth_sum_mm"].sum().to(torch.float64)

@@ -44,7 +44,7 @@ from typing import Any, Dict, Tuple
 import torch
 
 from ..body.parts import part_structure
-from ..body.skeleton import JOINT_INDEX, PARENTS
+from ..body.skeleton import JOINT_INDEX, subtree
 from ..detectors import HADM_CLASSES
 from ..errors import HumanScoreError
 from ..functional.range_of_motion import coordinate_limits, joint_map_for_body
@@ -215,15 +215,6 @@ def _arm_through_torso(seq: Dict[str, Any], size: float) -> None:
     seq["body_pose"] = rotmat_to_rotvec(pose).float()
 
 
-def _subtree(root: int) -> list:
-    """Joints at or below ``root`` in the SMPL tree."""
-    inside = [root]
-    for j, p in enumerate(PARENTS):
-        if p in inside and j not in inside:
-            inside.append(j)
-    return inside
-
-
 def _posed_joints(seq: Dict[str, Any]) -> torch.Tensor:
     """(T, 24, 3) float64 joints of the default body posed by the sequence's parameters."""
     with torch.no_grad():
@@ -239,7 +230,7 @@ def _bone_stretch(seq: Dict[str, Any], size: float) -> None:
     times = torch.arange(len(joints), dtype=torch.float64) / seq["fps"]
     scale = float(size) * torch.sin(2.0 * math.pi * times / STRETCH_PERIOD_S)
     shift = scale[:, None] * (joints[:, wrist] - joints[:, elbow])
-    moved = _subtree(wrist)
+    moved = subtree(wrist)
     joints[:, moved] = joints[:, moved] + shift[:, None]
     seq["joints"] = joints.float()
 
