@@ -5,7 +5,7 @@ clip, a loop over the 24 joints of the kinematic chain, skinning vectorised over
 then each metric frame by frame (vectorised within the frame) and per clip where it needs the
 whole clip, from the same configs and tables as the project:
 
-* jerk: third differences frame by frame; bone-length CV from the per-frame lengths;
+* jerk: third differences frame by frame (over the metric's step of k frames); bone-length CV from the per-frame lengths;
 * range of motion: the SMPL -> OpenSim joint map per frame (same alignment, axes and coupling
   tables), limits, gimbal margin, tolerance;
 * Newtonian plausibility: per frame a weighted local quadratic fit of the joints and centre of
@@ -143,11 +143,14 @@ def pose_frame(tables: ReferenceTables, rest_vertices: np.ndarray, rest_joints: 
 
 # ---------------------------------------------------------------------------------- metrics
 def jerk(tables: ReferenceTables, joints: np.ndarray, fps: float) -> float:
-    """Mean jerk (m/s^3) over joints and third differences, frame by frame."""
+    """Mean jerk (m/s^3) over joints and third differences over k = round(fps / reference_fps)
+    frames (at least 1; 1 without a reference rate), frame by frame."""
+    reference_fps = tables.configs["jerk"].get("reference_fps")
+    k = 1 if reference_fps is None else max(1, int(round(fps / float(reference_fps))))
     total, terms = 0.0, 0
-    for t in range(len(joints) - 3):
-        diff = joints[t + 3] - 3.0 * joints[t + 2] + 3.0 * joints[t + 1] - joints[t]
-        total += float(np.linalg.norm(diff, axis=-1).sum()) * fps ** 3
+    for t in range(len(joints) - 3 * k):
+        diff = joints[t + 3 * k] - 3.0 * joints[t + 2 * k] + 3.0 * joints[t + k] - joints[t]
+        total += float(np.linalg.norm(diff, axis=-1).sum()) * (fps / k) ** 3
         terms += joints.shape[1]
     return total / max(terms, 1)
 

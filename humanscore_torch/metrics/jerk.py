@@ -36,7 +36,8 @@ class Jerk(Metric):
 
     def update(self, joints: torch.Tensor, fps: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
-        sums = _jerk_update(joints, fps, mask, self.config["spike_threshold_m_s3"])
+        sums = _jerk_update(joints, fps, mask, self.config["spike_threshold_m_s3"],
+                            self.config.get("reference_fps", load_config("jerk").get("reference_fps")))
         self.jerk_sum += sums["jerk_sum"].sum().to(torch.float64)
         self.num_terms += sums["num_terms"].sum()
         self.num_spikes += sums["num_spikes"].sum()
