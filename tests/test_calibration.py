@@ -111,3 +111,60 @@ def test_calibrate_command_writes_a_config_that_evaluate_loads(tmp_path):
         for key in METRIC_KEYS:
             if record["scores"][key] is not None:
                 assert record["scores"][key] >= 95.0 - 1e-6, (record["path"], key)
+
+
+# The calibrated default (configs/*.yaml, score sections): the reference set and parameters.
+BELT_SPEED_M_S = 3.67  # the trial's treadmill belt (humanscore validate: from the feet)
+DEFAULT_TARGET = 95.0
+
+
+@pytest.fixture(scope="module")
+def default_references(reference_data, default_body):
+    pytest.importorskip("opensim")
+    from humanscore_torch import synthetic
+    from humanscore_torch.io.opensim import read_opensim_motion
+    from humanscore_torch.validation.trial import HAMNER_MODEL, RUNNING_TRIAL
+
+    folder = reference_data / "opensim"
+    trial = read_opensim_motion(folder / RUNNING_TRIAL, folder / HAMNER_MODEL, body=default_body)[0]
+    trial["metadata"]["path"] = "running trial"
+    return [over_ground(trial, BELT_SPEED_M_S)] + list(synthetic.clean_clips().values())
+
+
+def test_calibrated_default_is_the_fit_of_the_trial_and_the_clean_clips(default_references, default_body):
+    """Refitting the shipped maps on the same references gives the shipped maps back: every
+    default map is what `humanscore calibrate` writes for them (command in the configs)."""
+    from humanscore_torch.calibration import calibrate
+    from humanscore_torch.config import load_config
+
+    fitted = calibrate(default_references, default_body, target=DEFAULT_TARGET)
+    for key, name in SCORE_CONFIGS.items():
+        shipped = load_config(name)["score"]
+        for field in ("free", "half", "min_half"):
+            assert float(shipped[field]) == pytest.approx(fitted[name]["score"][field], rel=1e-9), (key, field)
+
+
+def test_calibrated_default_scores_real_and_clean_motion_above_90_and_every_defect_below_its_twin(
+        default_references, default_body):
+    from humanscore_torch import synthetic
+    from humanscore_torch.calibration import score_references
+    from humanscore_torch.evaluation import OVERALL_KEY, score_sequences
+
+    references = score_references(default_references, default_body)
+    for record in references:
+        assert record["scores"][OVERALL_KEY] >= 90.0, (record["path"], record["scores"])
+        print(f"{record['path']}: overall {record['scores'][OVERALL_KEY]:.2f}")
+    for defect, sizes in synthetic.DEFECT_SIZES.items():
+        base = synthetic.DEFECT_BASE_CLIPS[defect]
+        clips = [synthetic.clean_clip(base)] + [synthetic.defect_clip(base, defect, s) for s in sizes]
+        if any("joints" in c for c in clips):  # bone_stretch gives joints: pose the others' alike
+            clips = [c if "joints" in c else {**c, "joints": _posed_joints(c, default_body)} for c in clips]
+        overall = [r["scores"][OVERALL_KEY] for r in score_sequences(clips, default_body, 16, "cpu")]
+        print(f"{defect} on {base}: clean {overall[0]:.2f}, sizes {sizes}: {[round(s, 2) for s in overall[1:]]}")
+        assert all(score < overall[0] for score in overall[1:]), (defect, overall)
+
+
+def _posed_joints(sequence, body):
+    with torch.no_grad():
+        return body(sequence["global_orient"], sequence["body_pose"], None, sequence["transl"],
+                    need_vertices=False).joints
