@@ -4,9 +4,12 @@ Each metric's map is ``score = 100 * 2 ** (-max(raw - free, 0) / half)``
 (:func:`~humanscore_torch.functional.scoring.raw_to_score`). Given the raw values ``r`` of the
 N reference clips on which the metric was computed, the fitting rule is, per metric:
 
-* ``free = percentile(r, free_percentile)``; default 0, i.e. the minimum: the cleanest
-  reference scores 100 and every clip worse than it scores strictly less, so a defect added
-  to any reference always costs score.
+* ``free = max(percentile(r, free_percentile), min_free)``; default 0, i.e. the minimum: the
+  cleanest reference scores 100 and every clip worse than it scores strictly less, so a defect
+  added to any reference always costs score. ``min_free`` (the ``score.min_free`` of the
+  metric's config, 0 when absent) is a noise floor a metric's config can state from a
+  measurement: Newtonian plausibility keeps the 2 % of frames that 5 mm of joint noise at
+  30 fps may violate (tests/test_newtonian.py), so noise alone does not read as broken physics.
 * ``half = max((percentile(r, top_percentile) - free) / log2(100 / target), min_half)``;
   default ``top_percentile`` 100 (the maximum) and ``target`` 90: the worst reference scores
   exactly ``target`` and every reference at least that, so every reference's tier and overall
@@ -46,7 +49,7 @@ SCORE_CONFIGS: Dict[str, str] = {
     "jerk": "jerk",
 }
 
-RULE = ("free = percentile(raw, free_percentile); half = max((percentile(raw, top_percentile) - free) "
+RULE = ("free = max(percentile(raw, free_percentile), min_free); half = max((percentile(raw, top_percentile) - free) "
         "/ log2(100 / target), min_half); raw over the reference clips on which the metric was computed "
         "(linear-interpolated percentiles); a metric computed on no reference keeps its map")
 
@@ -72,7 +75,7 @@ def over_ground(sequence: Dict[str, Any], speed: float) -> Dict[str, Any]:
 
 
 def fit_score_map(raw: Sequence[float], min_half: float, target: float = 90.0, top_percentile: float = 100.0,
-                  free_percentile: float = 0.0) -> Dict[str, float]:
+                  free_percentile: float = 0.0, min_free: float = 0.0) -> Dict[str, float]:
     """Fit ``free`` and ``half`` to reference raw values (the rule of the module docstring).
 
     Args:
@@ -80,6 +83,7 @@ def fit_score_map(raw: Sequence[float], min_half: float, target: float = 90.0, t
         min_half: smallest ``half`` allowed (same unit), > 0.
         target: score (0-100, exclusive) of the reference at ``top_percentile``.
         top_percentile, free_percentile: percentiles in [0, 100], free_percentile <= top_percentile.
+        min_free: smallest ``free`` allowed (same unit), >= 0.
 
     Returns:
         ``free`` and ``half`` (the metric's unit).
@@ -97,7 +101,9 @@ def fit_score_map(raw: Sequence[float], min_half: float, target: float = 90.0, t
                               f"got {free_percentile} and {top_percentile}")
     if not min_half > 0:
         raise HumanScoreError(f"min_half: expected > 0, got {min_half}")
-    free = max(float(np.percentile(values, free_percentile)), 0.0)
+    if not (math.isfinite(min_free) and min_free >= 0):
+        raise HumanScoreError(f"min_free: expected a finite value >= 0, got {min_free}")
+    free = max(float(np.percentile(values, free_percentile)), float(min_free))
     top = float(np.percentile(values, top_percentile))
     half = max((top - free) / math.log2(100.0 / target), float(min_half))
     return {"free": free, "half": half}
@@ -141,7 +147,7 @@ def calibrate(sequences: Sequence[Dict[str, Any]], body: BodyModel, target: floa
 
     Returns:
         a config in the ``humanscore evaluate --config`` layout: per metric config name
-        ``{score: {free, half, min_half}}``, plus a ``calibration`` section with the provenance
+        ``{score: {free, half, min_half[, min_free]}}``, plus a ``calibration`` section with the provenance
         (inputs, rule, parameters, date, version) and, per metric, the reference raw values and
         the scores of the references under the fitted maps.
     """
@@ -158,11 +164,12 @@ def calibrate(sequences: Sequence[Dict[str, Any]], body: BodyModel, target: floa
         base = load_config(name)["score"]
         values = [r["raw"][key]["value"] for r in records if r["raw"].get(key) is not None]
         min_half = float(base.get("min_half", base["half"]))
+        min_free = float(base.get("min_free", 0.0))
         if not values:
             fitted = {"free": float(base["free"]), "half": float(base["half"])}
             fits[key] = {"status": "kept: computed on no reference"}
         else:
-            fitted = fit_score_map(values, min_half, target, top_percentile, free_percentile)
+            fitted = fit_score_map(values, min_half, target, top_percentile, free_percentile, min_free)
             spread = fitted["half"] > min_half
             # free rounded down and half up: rounding never lowers a reference's score.
             fitted = {"free": _round(fitted["free"], up=False), "half": _round(fitted["half"], up=True)}
@@ -170,7 +177,7 @@ def calibrate(sequences: Sequence[Dict[str, Any]], body: BodyModel, target: floa
             fits[key] = {"status": "fitted", "unit": unit, "references": len(values),
                          "raw": {"min": min(values), "median": float(np.median(values)), "max": max(values)},
                          "half_from": "spread" if spread else "min_half"}
-        config[name] = {"score": {**fitted, "min_half": min_half}}
+        config[name] = {"score": {**fitted, "min_half": min_half, **({"min_free": min_free} if min_free else {})}}
     config["calibration"] = {
         "tool": "humanscore calibrate",
         "humanscore_torch_version": __version__,

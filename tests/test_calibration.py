@@ -48,10 +48,18 @@ def test_fit_without_spread_uses_min_half():
     assert fit["half"] == 0.05 and _score(0.001, fit) > 90.0
 
 
+def test_fit_keeps_free_at_least_min_free():
+    fit = fit_score_map([0.0, 0.0, 0.01], min_half=0.1, min_free=0.02)
+    assert fit == {"free": 0.02, "half": 0.1}  # every reference inside the floor: 100
+    fit = fit_score_map([0.0, 0.2], min_half=0.01, min_free=0.02, target=90.0)
+    assert fit["free"] == 0.02 and _score(0.2, fit) == pytest.approx(90.0)
+
+
 @pytest.mark.parametrize("kwargs", [dict(raw=[]), dict(raw=[float("nan")]), dict(raw=[1.0], target=100.0),
                                     dict(raw=[1.0], target=0.0),
                                     dict(raw=[1.0], top_percentile=20.0, free_percentile=30.0),
-                                    dict(raw=[1.0], top_percentile=101.0), dict(raw=[1.0], min_half=0.0)])
+                                    dict(raw=[1.0], top_percentile=101.0), dict(raw=[1.0], min_half=0.0),
+                                    dict(raw=[1.0], min_free=-0.1), dict(raw=[1.0], min_free=float("inf"))])
 def test_fit_rejects_bad_arguments(kwargs):
     kwargs = {"min_half": 0.1, **kwargs}
     with pytest.raises(HumanScoreError):
@@ -100,7 +108,7 @@ def test_calibrate_command_writes_a_config_that_evaluate_loads(tmp_path):
     assert len(provenance["references"]) == 3 and provenance["rule"] and provenance["date"]
     assert provenance["humanscore_torch_version"]
     for key, name in SCORE_CONFIGS.items():
-        assert set(config[name]["score"]) == {"free", "half", "min_half"}
+        assert {"free", "half", "min_half"} <= set(config[name]["score"]) <= {"free", "half", "min_half", "min_free"}
     assert main(["evaluate", str(folder), "--output", str(tmp_path / "eval"), "--config", str(out),
                  "--worst-frames", "0"]) == 0
     import json
@@ -139,9 +147,14 @@ def test_calibrated_default_is_the_fit_of_the_trial_and_the_clean_clips(default_
 
     fitted = calibrate(default_references, default_body, target=DEFAULT_TARGET)
     for key, name in SCORE_CONFIGS.items():
-        shipped = load_config(name)["score"]
-        for field in ("free", "half", "min_half"):
-            assert float(shipped[field]) == pytest.approx(fitted[name]["score"][field], rel=1e-9), (key, field)
+        shipped, fit = load_config(name)["score"], fitted[name]["score"]
+        assert float(shipped["min_half"]) == fit["min_half"], key
+        assert float(shipped.get("min_free", 0.0)) == fit.get("min_free", 0.0), key
+        # The raw values move with float32 rounding (batch composition, threads: the clean clips'
+        # bone-length CV, ~2e-5 %, came out 1.818e-5 and 1.776e-5): equal up to a thousandth of
+        # half, which moves no score by more than 0.07 points.
+        for field in ("free", "half"):
+            assert abs(float(shipped[field]) - fit[field]) <= 1e-3 * fit["half"], (key, field, shipped, fit)
 
 
 def test_calibrated_default_scores_real_and_clean_motion_above_90_and_every_defect_below_its_twin(
