@@ -20,9 +20,10 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from ..config import load_config
 from .trial import (RAJAGOPAL_MODEL, RunningTrial, angle_rms_deg, bone_length_figures, com_force_correlation,
                     jerk_figures, limb_directions, newtonian_at_rates, newtonian_on_import, rom_violation,
-                    round_trip)
+                    round_trip, scores_on_import, self_penetration_on_import)
 
 ISSUE = "issue 7"
+ISSUE_SCORES = "issue 5"
 CALIBRATION = "calibration data: 24 SMPL-like joints placed by OpenSim"
 IMPORTED = "running trial imported onto the SMPL body"
 ROUND_TRIP = "round trip through OpenSim (Rajagopal 2016)"
@@ -96,6 +97,15 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(IMPORTED, "Newtonian violation rate (over ground)", 100.0 * newton["violation_rate"], "% of frames",
                "<=", 2.0, ISSUE))
     add(Figure(IMPORTED, "treadmill belt speed (from the feet)", newton["belt_m_s"], "m/s"))
+    penetration = self_penetration_on_import(trial)
+    add(Figure(IMPORTED, "self-penetration, every part checked (flat placeholder hands)",
+               100.0 * penetration["all_parts"], "% of frames"))
+    add(Figure(IMPORTED, "self-penetration, every part checked, deepest", penetration["all_parts_max_depth_mm"], "mm"))
+    add(Figure(IMPORTED, "self-penetration as scored (unmeasured joints left out)", 100.0 * penetration["scored"],
+               "% of frames"))
+    scores = scores_on_import(trial)
+    add(Figure(IMPORTED, "overall score under the shipped maps (over ground)", scores["humanscore"], "0-100",
+               ">=", 90.0, ISSUE_SCORES))
 
     trip = round_trip(trial.folder / RAJAGOPAL_MODEL, round_trip_sets)
     label = f"{round_trip_sets} sets x {len(trip.coordinate_names)} coordinates"

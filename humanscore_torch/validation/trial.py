@@ -23,14 +23,18 @@ from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..body.parts import part_structure
 from ..body.segments import center_of_mass
+from ..calibration import over_ground as calibration_over_ground
 from ..config import load_config
 from ..errors import HumanScoreError
+from ..evaluation import score_sequences
 from ..functional.bone_length import bone_length_consistency
 from ..functional.filtering import lowpass_derivatives
 from ..functional.jerk import _third_difference, jerk
 from ..functional.newtonian import newtonian_plausibility
 from ..functional.range_of_motion import joint_map_for_body, range_of_motion
+from ..functional.self_penetration import self_penetration, unchecked_parts_from_metadata
 from ..io.opensim import _rest_joints, opensim_body_poses, read_mot, read_opensim_motion
 from ..limits.joint_map import FRAME_CHANGE, JointMap
 
@@ -338,6 +342,30 @@ def newtonian_on_import(trial: RunningTrial) -> Dict[str, float]:
     rate = newtonian_plausibility(moved, torch.tensor([fps], dtype=torch.float64))["raw"][0]
     return {"com_force_correlation": com_force_correlation(joints, fps, trial.plate_acceleration),
             "violation_rate": float(rate), "belt_m_s": belt}
+
+
+def self_penetration_on_import(trial: RunningTrial) -> Dict[str, float]:
+    """Self-penetration of the imported trial: ``scored`` fraction of frames as the suite
+    scores it (the parts of the joints the import leaves at rest left out), and with every part
+    checked, ``all_parts`` fraction of frames and ``all_parts_max_depth_mm``."""
+    seq = trial.sequence
+    structure = part_structure(trial.body)
+    with torch.no_grad():
+        vertices = trial.body(seq["global_orient"], seq["body_pose"], None, seq["transl"]).vertices[None]
+    mask = torch.ones(vertices.shape[:2], dtype=torch.bool)
+    unchecked = unchecked_parts_from_metadata([seq["metadata"]], structure.num_parts)
+    scored = self_penetration(vertices, mask, structure, unchecked_parts=unchecked)
+    everything = self_penetration(vertices, mask, structure)
+    return {"scored": float(scored["raw"][0]), "all_parts": float(everything["raw"][0]),
+            "all_parts_max_depth_mm": float(everything["depth_mm"].max())}
+
+
+def scores_on_import(trial: RunningTrial) -> Dict[str, Optional[float]]:
+    """The suite's scores (overall, tiers, metrics; None where not computed) of the imported
+    trial moved over ground (belt speed from the feet), under the shipped maps."""
+    belt = belt_speed(trial.smpl_joints, trial.fps, trial.plate_force_y, forward=2)
+    (record,) = score_sequences([calibration_over_ground(trial.sequence, belt)], trial.body)
+    return record["scores"]
 
 
 # ----------------------------------------------------------------------- the OpenSim joints
