@@ -131,8 +131,13 @@ def make_fps(case: Dict[str, Any]) -> torch.Tensor:
         values = values + [30.0]
     fps = torch.tensor(values, dtype=torch.float64)
     if case["fps_dtype"] == torch.int64:
-        # Integer rates: a legal rate stays legal (at least 1 Hz); a bad one stays bad.
-        fps = torch.where(fps > 0, fps.clamp(1, 1e4), fps).nan_to_num(nan=0.0, posinf=-1.0, neginf=-1.0)
+        # Integer rates: a legal rate stays legal (at least 1 Hz); a bad one stays bad. Only legal
+        # rates may be clamped: clamping every positive one turned inf, 1e5 and 1e30 into the legal
+        # 10000 Hz, a "fault" the op rightly accepted. Bad: NaN -> 0, +-inf -> -1, too fast -> 1e5
+        # (1e30 does not fit int64).
+        legal = (fps > 0) & (fps <= MAX_FPS)
+        bad = fps.nan_to_num(nan=0.0, posinf=-1.0, neginf=-1.0).clamp(max=10 * MAX_FPS)
+        fps = torch.where(legal, fps.clamp(1, MAX_FPS), bad)
     fps = fps.to(case["fps_dtype"])
     if "fps_dims" in case["faults"]:
         fps = fps[:, None]
