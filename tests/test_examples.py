@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NUMBER = r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf)"

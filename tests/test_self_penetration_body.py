@@ -311,6 +311,7 @@ def test_unmeasured_hands_are_left_out_and_the_arm_is_not(body):
     assert int(result.details["pair_frames"][1, wrist].sum()) >= 2
     assert int(result.details["pair_frames"][0, wrist].sum()) == 0
     assert int(result.details["pair_frames"][0, :, wrist].sum()) == 0
+    assert int(result.details["pair_frames"][0, elbow].sum()) >= 2  # the forearm in the torso still counts
 
 
 def test_unchecked_parts_from_metadata_takes_subtrees_and_rejects_unknown_names():

@@ -16,7 +16,6 @@ The result is the loaders' sequence dict, at the file's own frame rate. Needs th
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
