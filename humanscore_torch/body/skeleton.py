@@ -21,6 +21,12 @@ JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 UNMEASURED_JOINTS_KEY = "unmeasured_joints"
 
 
+def joint_name_list(text: object) -> List[str]:
+    """The names of a comma-separated joint list (as metadata stores ``unmeasured_joints``);
+    None or empty: none."""
+    return [name.strip() for name in str(text or "").split(",") if name.strip()]
+
+
 def joint_depths(parents: Tuple[int, ...] = PARENTS) -> List[int]:
     """Depth of each joint in the tree (root 0). Parents must precede children."""
     depth: List[int] = []

@@ -51,6 +51,11 @@ def _reference_fps(reference_fps: Any) -> Optional[float]:
     return value
 
 
+def config_reference_fps(config: Mapping[str, Any]) -> Optional[float]:
+    """A ``jerk`` config's ``reference_fps`` (the shipped config's when it has none), checked."""
+    return _reference_fps(config["reference_fps"] if "reference_fps" in config else _FROM_CONFIG)
+
+
 def _frame_step(fps: torch.Tensor, reference_fps: Optional[float], dtype: torch.dtype) -> Optional[torch.Tensor]:
     """(B,) long step ``k = max(1, round(fps / reference_fps))`` (ties to even) on fps's device,
     or None (per-frame) when ``reference_fps`` is None."""
@@ -173,8 +178,7 @@ def jerk(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[torch.Tensor] =
         ``counted`` (B, T), ``per_joint`` (B, J) m/s^3, ``num_differences`` (B,).
     """
     config = load_config("jerk") if config is None else config
-    reference_fps = config["reference_fps"] if "reference_fps" in config else _FROM_CONFIG
-    sums = _jerk_update(joints, fps, mask, config["spike_threshold_m_s3"], reference_fps)
+    sums = _jerk_update(joints, fps, mask, config["spike_threshold_m_s3"], config_reference_fps(config))
     out = _jerk_compute(sums["jerk_sum"], sums["num_terms"], sums["num_spikes"], sums["num_differences"])
     out["score"] = score_from_config(out["raw"], config["score"])
     out["computed"] = sums["num_differences"] > 0

@@ -47,7 +47,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import torch
 
 from ..body.parts import PartStructure, part_structure
-from ..body.skeleton import JOINT_INDEX, UNMEASURED_JOINTS_KEY, subtree
+from ..body.skeleton import JOINT_INDEX, UNMEASURED_JOINTS_KEY, joint_name_list, subtree
 from ..config import load_config
 from ..errors import InputValueError, ShapeError
 from ..shapes import check_device, check_floating, check_shape
@@ -881,7 +881,7 @@ def unchecked_parts_from_metadata(metadata: Sequence[Mapping[str, Any]], num_par
     """
     rows = []
     for i, meta in enumerate(metadata):
-        names = [n.strip() for n in str(meta.get(UNMEASURED_JOINTS_KEY) or "").split(",") if n.strip()]
+        names = joint_name_list(meta.get(UNMEASURED_JOINTS_KEY))
         unknown = sorted(set(names) - set(JOINT_INDEX))
         if unknown:
             raise InputValueError(f"metadata[{i}]['{UNMEASURED_JOINTS_KEY}']: expected SMPL joint names "

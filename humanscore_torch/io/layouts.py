@@ -50,7 +50,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..body.skeleton import UNMEASURED_JOINTS_KEY
+from ..body.skeleton import UNMEASURED_JOINTS_KEY, joint_name_list
 from ..errors import MotionFileError
 from ..rotations import rotmat_to_rotvec
 from .frames import CAMERA_NOTE, CAMERA_TO_Y_UP, Z_UP_NOTE, Z_UP_TO_Y_UP, rest_pelvis_position, rotate_world
@@ -221,7 +221,7 @@ _HANDS_AT_REST = "SMPL hand joints 22-23 at rest"
 def _unmeasured(listed: Any, notes: List[str]) -> str:
     """The ``unmeasured_joints`` metadata: joints a stored file already lists plus SMPL's hand
     joints when this read padded them at rest."""
-    names = [n for n in str(listed or "").split(",") if n]
+    names = joint_name_list(listed)
     if any(n.endswith(_HANDS_AT_REST) for n in notes):
         names += [n for n in ("left_hand", "right_hand") if n not in names]
     return ",".join(names)

@@ -22,9 +22,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..body.skeleton import JOINT_NAMES, UNMEASURED_JOINTS_KEY
 from ..config import load_config
 from ..errors import HumanScoreError, MotionFileError
-from ..body.skeleton import JOINT_NAMES, UNMEASURED_JOINTS_KEY
 from ..limits.joint_map import FRAME_CHANGE, JointMap, expand_segments
 from ..rotations import rotmat_to_rotvec
 

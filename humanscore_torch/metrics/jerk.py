@@ -8,7 +8,7 @@ import torch
 from torchmetrics import Metric
 
 from ..config import load_config
-from ..functional.jerk import _jerk_compute, _jerk_update
+from ..functional.jerk import _jerk_compute, _jerk_update, config_reference_fps
 from ..functional.scoring import score_from_config
 
 
@@ -36,8 +36,7 @@ class Jerk(Metric):
 
     def update(self, joints: torch.Tensor, fps: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
-        sums = _jerk_update(joints, fps, mask, self.config["spike_threshold_m_s3"],
-                            self.config.get("reference_fps", load_config("jerk").get("reference_fps")))
+        sums = _jerk_update(joints, fps, mask, self.config["spike_threshold_m_s3"], config_reference_fps(self.config))
         self.jerk_sum += sums["jerk_sum"].sum().to(torch.float64)
         self.num_terms += sums["num_terms"].sum()
         self.num_spikes += sums["num_spikes"].sum()

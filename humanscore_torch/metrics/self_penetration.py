@@ -20,8 +20,9 @@ class SelfPenetration(Metric):
     tolerance, accumulated over batches (lower is better).
 
     ``update(vertices, mask, unchecked_parts=None)``: vertices (B, T, V, 3) posed meshes of
-    ``body`` in metres, mask (B, T) bool valid frames, optional (B, P) bool parts left out. ``compute()`` returns a dict: ``raw`` () fraction of frames,
-    ``mean_depth_mm`` () mean deepest penetration over penetrating frames, ``score`` () 0-100.
+    ``body`` in metres, mask (B, T) bool valid frames, optional (B, P) bool parts left out.
+    ``compute()`` returns a dict: ``raw`` () fraction of frames, ``mean_depth_mm`` () mean
+    deepest penetration over penetrating frames, ``score`` () 0-100.
 
     Args:
         body: the BodyModel the vertices come from (its part structure is computed once and

@@ -103,7 +103,7 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(IMPORTED, "self-penetration, every part checked, deepest", penetration["all_parts_max_depth_mm"], "mm"))
     add(Figure(IMPORTED, "self-penetration as scored (unmeasured joints left out)", 100.0 * penetration["scored"],
                "% of frames"))
-    scores = scores_on_import(trial)
+    scores = scores_on_import(trial, newton["belt_m_s"])
     add(Figure(IMPORTED, "overall score under the shipped maps (over ground)", scores["humanscore"], "0-100",
                ">=", 90.0, ISSUE_SCORES))
 

@@ -360,10 +360,9 @@ def self_penetration_on_import(trial: RunningTrial) -> Dict[str, float]:
             "all_parts_max_depth_mm": float(everything["depth_mm"].max())}
 
 
-def scores_on_import(trial: RunningTrial) -> Dict[str, Optional[float]]:
+def scores_on_import(trial: RunningTrial, belt: float) -> Dict[str, Optional[float]]:
     """The suite's scores (overall, tiers, metrics; None where not computed) of the imported
-    trial moved over ground (belt speed from the feet), under the shipped maps."""
-    belt = belt_speed(trial.smpl_joints, trial.fps, trial.plate_force_y, forward=2)
+    trial moved over ground at ``belt`` m/s (``newtonian_on_import``'s), under the shipped maps."""
     (record,) = score_sequences([calibration_over_ground(trial.sequence, belt)], trial.body)
     return record["scores"]
 
