@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from ..config import load_config
 from .trial import (RAJAGOPAL_MODEL, RunningTrial, angle_rms_deg, bone_length_figures, com_force_correlation,
                     jerk_figures, limb_directions, newtonian_at_rates, newtonian_on_import, rom_violation,
-                    round_trip, scores_on_import, self_penetration_on_import)
+                    round_trip, jerk_on_import, scores_on_import, self_penetration_on_import)
 
 ISSUE = "issue 7"
 ISSUE_SCORES = "issue 5"
@@ -103,6 +103,11 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(IMPORTED, "self-penetration, every part checked, deepest", penetration["all_parts_max_depth_mm"], "mm"))
     add(Figure(IMPORTED, "self-penetration as scored (unmeasured joints left out)", 100.0 * penetration["scored"],
                "% of frames"))
+    trial_jerk = jerk_on_import(trial)
+    add(_quoted(IMPORTED, "jerk at 60 Hz, 24 joints, mean, per-frame differences", trial_jerk["per_frame"], "m/s^3",
+                1558.0, 0, "jerk.yaml"))
+    add(_quoted(IMPORTED, "jerk at 60 Hz, 24 joints, mean, every second frame (metric raw)", trial_jerk["stepped"],
+                "m/s^3", 410.0, 0, "jerk.yaml"))
     scores = scores_on_import(trial, newton["belt_m_s"])
     add(Figure(IMPORTED, "overall score under the shipped maps (over ground)", scores["humanscore"], "0-100",
                ">=", 90.0, ISSUE_SCORES))

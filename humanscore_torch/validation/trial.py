@@ -367,6 +367,17 @@ def scores_on_import(trial: RunningTrial, belt: float) -> Dict[str, Optional[flo
     return record["scores"]
 
 
+def jerk_on_import(trial: RunningTrial) -> Dict[str, float]:
+    """Mean jerk (m/s^3) of the imported trial's 24 joints at its own 60 Hz: ``stepped`` as the
+    metric measures it (every second frame, ``reference_fps`` 30) and ``per_frame`` (per-frame
+    differences, ``reference_fps`` null)."""
+    x = torch.as_tensor(trial.smpl_joints)[None]
+    fps = torch.tensor([trial.fps], dtype=torch.float64)
+    config = load_config("jerk")
+    return {"stepped": float(jerk(x, fps, config=config)["raw"][0]),
+            "per_frame": float(jerk(x, fps, config={**config, "reference_fps": None})["raw"][0])}
+
+
 # ----------------------------------------------------------------------- the OpenSim joints
 def newtonian_at_rates(joints: OpenSimJoints, steps: Sequence[int] = (1, 2)) -> Dict[int, Dict[str, torch.Tensor]]:
     """:func:`~humanscore_torch.functional.newtonian.newtonian_plausibility` (B = 1) of the
