@@ -14,7 +14,7 @@ import torch
 from humanscore_torch import BodyModel, MotionBatch
 from humanscore_torch.body.files import DEFAULT_BODY_PATH
 from humanscore_torch.body.skeleton import JOINT_INDEX, PARENTS
-from humanscore_torch.io import load_motion_batch, read_motion_file, save_motion
+from humanscore_torch.io import find_motion_files, load_motion_batch, read_motion_file, save_motion
 from humanscore_torch.io.frames import rest_pelvis_position, rotate_world
 from humanscore_torch.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
@@ -244,44 +244,6 @@ def test_wham_camera_frame_output_is_turned_to_y_up(tmp_path, body):
     assert "track" not in sequence["metadata"]
 
 
-# ------------------------------------------------------------------------------------ TRAM
-def test_tram_rotation_matrices_camera_frame_and_slam_camera(tmp_path, body):
-    """TRAM: hps/hps_track_K.npy (np.save of a dict of torch tensors), camera frame, rotation
-    matrices; the run's camera.npy (camera-to-world per frame) puts a person who stands still
-    in the world but is filmed by a moving camera back at one place."""
-    frames = 6
-    go, bp, _, betas = _truth(frames)
-    tr = np.tile([0.3, 0.0, 4.0], (frames, 1))  # standing still in the SLAM world (y down)
-    go_world_down, tr_world_down = _to_frame(go, tr, CAMERA_TO_Y_UP.T, _pelvis_rest(body, betas))
-    angles = np.linspace(0.0, 0.5, frames)
-    cam_r = rotvec_to_rotmat(torch.from_numpy(np.stack([0 * angles, angles, 0 * angles], 1))).numpy()
-    cam_t = np.stack([angles, 0.1 * angles, -angles], 1)
-    # Camera-frame parameters: the inverse of world = R_cam x + T_cam, per frame.
-    go_cam, tr_cam = np.zeros_like(go), np.zeros_like(tr)
-    for i in range(frames):
-        g, t = _to_frame(go_world_down[i:i + 1], tr_world_down[i:i + 1] - cam_t[i], cam_r[i].T,
-                         _pelvis_rest(body, betas))
-        go_cam[i], tr_cam[i] = g[0], t[0]
-    rotmats = rotvec_to_rotmat(torch.from_numpy(np.concatenate([go_cam[:, None], bp], 1))).float()
-    (tmp_path / "hps").mkdir()
-    track = {"pred_rotmat": rotmats, "pred_shape": torch.from_numpy(np.tile(betas, (frames, 1))).float(),
-             "pred_trans": torch.from_numpy(tr_cam[:, None]).float(), "frame": torch.arange(frames) + 2}
-    np.save(tmp_path / "hps" / "hps_track_1.npy", track)
-
-    (alone,) = read_motion_file(tmp_path / "hps" / "hps_track_1.npy", body=body)
-    torch.testing.assert_close(alone["body_pose"].double(), torch.from_numpy(bp), atol=5e-6, rtol=0)
-    assert alone["metadata"]["track"] == 1 and alone["metadata"]["first_frame"] == 2
-    assert "rotation matrices -> axis-angle" in alone["metadata"]["conversions"]
-    assert alone["transl"].std(0).max() > 0.05  # without the camera the person seems to move
-
-    np.save(tmp_path / "camera.npy", {"pred_cam_R": np.concatenate([np.tile(np.eye(3), (2, 1, 1)), cam_r]),
-                                       "pred_cam_T": np.concatenate([np.zeros((2, 3)), cam_t]),
-                                       "img_focal": np.array(1000.0)})
-    (world,) = read_motion_file(tmp_path / "hps" / "hps_track_1.npy", body=body)
-    _assert_same_motion(world, go, bp, tr, atol=2e-5)
-    assert "TRAM SLAM world" in world["metadata"]["conversions"]
-
-
 # ------------------------------------------------------------------------------------ GVHMR
 def test_gvhmr_global_smplx_params_map_onto_smpl(tmp_path):
     frames = 7
@@ -369,26 +331,312 @@ def test_prompthmr_people_smplx_world(tmp_path):
     assert "smplx_world" in sequence["metadata"]["conversions"]
 
 
-def test_4dhumans_phalp_frames_regroup_into_tracks(tmp_path, body):
-    # PHALP's results: one dict per frame path with per-detection lists; person 2 leaves the
-    # picture for frame 2, person 5 appears from frame 1.
-    go, bp, tr, betas = _truth(4)
-    go_cam, tr_cam = _to_frame(go, tr, CAMERA_TO_Y_UP.T, _pelvis_rest(body, betas))
+# ------------------------------------------------------------------- the walk in each tool's files
+# One synthetic walk (y-up world, default body) written the way each tool writes its output,
+# from the tools' public code; the camera-frame tools see it through a camera 8.7 deg pitched
+# down. A right loader gives back the same walk (up to a turn about the vertical and a shift,
+# which no metric sees) and scores within 1.5 points of its AMASS twin.
+PITCH = math.radians(8.7)
+CAMERA_POSITION = np.array([0.3, 1.6, 9.0])  # in front of the walk (which heads for +z), looking back at it
+
+
+def _camera_to_world(pitch: float = PITCH, yaw: float = 0.0) -> np.ndarray:
+    """OpenCV camera (x right, y down, z forward) -> y-up world: looking along -z, pitched
+    down by ``pitch``, turned by ``yaw`` about the vertical."""
+    forward = np.array([0.0, -math.sin(pitch), -math.cos(pitch)])
+    down = np.array([0.0, -math.cos(pitch), math.sin(pitch)])
+    turn = rotvec_to_rotmat(torch.tensor([0.0, yaw, 0.0], dtype=torch.float64)).numpy()
+    return turn @ np.stack([np.cross(down, forward), down, forward], axis=1)
+
+
+@pytest.fixture(scope="module")
+def walk():
+    from humanscore_torch.synthetic import clean_clip
+
+    return {fps: {k: v.double() if isinstance(v, torch.Tensor) else v for k, v in clean_clip("walk", fps=fps).items()}
+            for fps in (30.0, 60.0)}
+
+
+def _walk_arrays(walk, fps=30.0):
+    clip = walk[fps]
+    return clip["global_orient"].numpy(), clip["body_pose"].numpy(), clip["transl"].numpy()
+
+
+def _walk_in_camera(default_body, walk, camera_to_world: np.ndarray, position: np.ndarray):
+    """The walk in per-frame OpenCV camera frames: p_c = R^T (p_w - c), R (T, 3, 3), c (T, 3)."""
+    go, bp, tr = _walk_arrays(walk)
+    rest = _pelvis_rest(default_body, np.zeros(10))
+    roots = rotvec_to_rotmat(torch.from_numpy(go)).numpy()
+    cam_roots = np.einsum("tji,tjk->tik", camera_to_world, roots)
+    cam_tr = np.einsum("tji,tj->ti", camera_to_world, tr + rest - position) - rest
+    return rotmat_to_rotvec(torch.from_numpy(cam_roots)).numpy(), bp, cam_tr
+
+
+def _score(default_body, sequence) -> float:
+    from humanscore_torch.evaluation import score_sequences
+
+    (record,) = score_sequences([sequence], default_body)
+    return record["scores"]["humanscore"]
+
+
+@pytest.fixture(scope="module")
+def amass_twin(tmp_path_factory, default_body, walk):
+    """The walk as an AMASS SMPL-H npz (z up) at 30 and 60 fps: (its sequence, its score)."""
+    twins = {}
+    for fps in (30.0, 60.0):
+        go, bp, tr = _walk_arrays(walk, fps)
+        go_z, tr_z = _to_frame(go, tr, Z_UP_TO_Y_UP.T, _pelvis_rest(default_body, np.zeros(10)))
+        frames = go.shape[0]
+        path = tmp_path_factory.mktemp("twin") / "walk_poses.npz"
+        np.savez(path, poses=np.concatenate([go_z, bp[:, :21].reshape(frames, -1), np.zeros((frames, 90))], 1),
+                 trans=tr_z, betas=np.zeros(16), mocap_framerate=np.array(fps), gender=np.array("neutral"))
+        (sequence,) = read_motion_file(path, body=default_body)
+        twins[fps] = (sequence, _score(default_body, sequence))
+    assert twins[30.0][1] > 99.0
+    return twins
+
+
+def _same_walk_up_to_heading(default_body, sequence, twin, atol=0.005):
+    """Joints of ``sequence`` equal the twin's after one turn about +y and one shift (metres)."""
+    got, want = _pose(default_body, sequence), _pose(default_body, twin)
+    valid = torch.isfinite(got).all(dim=(1, 2))
+    got, want = got[valid].reshape(-1, 3), want[valid].reshape(-1, 3)
+    got_c, want_c = got - got.mean(0), want - want.mean(0)
+    # Best turn about y (2D Procrustes in the x-z plane); any tilt left shows up as error.
+    cross = (got_c[:, [2, 0]] * want_c[:, [0, 2]]).sum(0)
+    dot = (got_c[:, [0, 2]] * want_c[:, [0, 2]]).sum()
+    angle = torch.atan2(cross[0] - cross[1], dot)
+    turn = rotvec_to_rotmat(torch.stack([angle.new_zeros(()), angle, angle.new_zeros(())])[None])[0]
+    error = (got_c @ turn.T - want_c).norm(dim=-1).max()
+    assert error < atol, f"joints off by {float(error) * 1000:.1f} mm after the best turn about y"
+
+
+def _assert_twin(default_body, amass_twin, sequence, fps=30.0):
+    twin, twin_score = amass_twin[fps]
+    assert sequence["fps"] == fps
+    _same_walk_up_to_heading(default_body, sequence, twin)
+    score = _score(default_body, sequence)
+    print(f"{sequence['metadata']['layout']}: overall {score:.2f} (AMASS twin {twin_score:.2f})")
+    assert abs(score - twin_score) <= 1.5, (score, twin_score)
+
+
+def _tram_hps(go_cam, bp, tr_cam, frames):
+    """hps_track_K.npy as TRAM's estimate_humans.py saves it: np.save of the dict VIMO's
+    inference returns, torch float32 tensors, rotation matrices, pred_trans (T, 1, 3)."""
+    rotmats = rotvec_to_rotmat(torch.from_numpy(np.concatenate([go_cam[:, None], bp], 1))).float()
+    count = rotmats.shape[0]
+    return {"pred_cam": torch.zeros(count, 3), "pred_pose": torch.zeros(count, 144),
+            "pred_shape": torch.zeros(count, 10), "pred_rotmat": rotmats,
+            "pred_trans": torch.from_numpy(tr_cam[:, None]).float(), "frame": torch.from_numpy(frames)}
+
+
+@pytest.mark.parametrize("world_cam", [True, False], ids=["world_cam", "older_tram_pred_cam_only"])
+def test_tram_walk_in_the_gravity_levelled_world(tmp_path, default_body, walk, amass_twin, world_cam):
+    """TRAM: a camera pitched 8.7 deg down pans to follow the walk; camera.npy holds the SLAM
+    world (pred_cam_R/T: the first camera's frame) and, from TRAM's EMDB release on, the
+    gravity-levelled world_cam_R/T = R_wc @ pred_cam (lib/camera/est_gravity.py), which its
+    renderer uses. Older files without world_cam are levelled from the feet, as TRAM's own
+    renderer then did (fit_to_ground_easy)."""
+    frames = walk[30.0]["transl"].shape[0]
+    yaw = np.linspace(0.0, 0.3, frames)
+    to_world = np.stack([_camera_to_world(yaw=a) for a in yaw])
+    position = CAMERA_POSITION + np.stack([0.4 * yaw, 0 * yaw, -yaw], 1)
+    go_cam, bp, tr_cam = _walk_in_camera(default_body, walk, to_world, position)
+    (tmp_path / "hps").mkdir()
+    np.save(tmp_path / "hps" / "hps_track_0.npy", _tram_hps(go_cam, bp, tr_cam, np.arange(frames)))
+    slam_r = np.einsum("ji,tjk->tik", to_world[0], to_world)  # camera i -> camera 0
+    slam_t = (position - position[0]) @ to_world[0]
+    camera = {"pred_cam_R": slam_r.astype(np.float32), "pred_cam_T": slam_t.astype(np.float32),
+              "img_focal": np.float64(1400.0), "img_center": np.array([960.0, 540.0])}
+    if world_cam:
+        camera.update(world_cam_R=np.einsum("ij,tjk->tik", to_world[0], slam_r).astype(np.float32),
+                      world_cam_T=(slam_t @ to_world[0].T).astype(np.float32), spec_focal=np.float64(1380.0))
+    np.save(tmp_path / "camera.npy", camera)
+    (sequence,) = read_motion_file(tmp_path / "hps" / "hps_track_0.npy", body=default_body)
+    meta = sequence["metadata"]
+    assert (meta["layout"], meta["estimator"], meta["track"]) == ("tram", "TRAM", 0)
+    if world_cam:
+        assert "gravity-levelled y-up world" in meta["conversions"] and "levelled to the ground" not in meta["conversions"]
+    else:
+        assert "pred_cam_R" in meta["conversions"] and "levelled to the ground the feet stand on" in meta["conversions"]
+    assert "default 30 fps" in meta["fps_source"]
+    _assert_twin(default_body, amass_twin, sequence)
+
+
+def test_tram_without_its_camera_is_levelled_from_the_feet(tmp_path, default_body, walk, amass_twin):
+    to_world = np.tile(_camera_to_world(), (walk[30.0]["transl"].shape[0], 1, 1))
+    go_cam, bp, tr_cam = _walk_in_camera(default_body, walk, to_world, CAMERA_POSITION)
+    (tmp_path / "hps").mkdir()
+    np.save(tmp_path / "hps" / "hps_track_3.npy", _tram_hps(go_cam, bp, tr_cam, np.arange(len(go_cam)) + 5))
+    (sequence,) = read_motion_file(tmp_path / "hps" / "hps_track_3.npy", body=default_body)
+    assert "no ../camera.npy" in sequence["metadata"]["conversions"]
+    assert sequence["metadata"]["first_frame"] == 5
+    _assert_twin(default_body, amass_twin, sequence)
+
+
+PHALP_SIZE = (1080, 1920)  # height, width of the video
+
+
+def _phalp_results(go_cam, bp, tr_cam, size=PHALP_SIZE, tids=lambda t: [1]):
+    """PHALP's results pickle (phalp/trackers/PHALP.py): one dict per frame path with
+    per-detection lists; 'camera' is the translation for PHALP's 5000 px focal and 256 px
+    frame (phalp/models/hmar/hmar.py), i.e. the metric depth of a camera whose focal is the
+    image diagonal times 5000 / 256 * max(H, W) / diagonal; x and y are the same."""
+    height, width = size
+    depth_factor = 5000.0 / 256.0 * max(height, width) / math.hypot(height, width)
     roots, bodies = rotvec_to_rotmat(torch.from_numpy(go_cam)).numpy(), rotvec_to_rotmat(torch.from_numpy(bp)).numpy()
-    smpl = lambda i: {"global_orient": roots[i][None], "body_pose": bodies[i], "betas": betas}  # noqa: E731
-    present = {0: [2], 1: [2, 5], 2: [5], 3: [5, 2]}
-    results = {f"img/{t:06d}.jpg": {"time": t, "tid": ids, "smpl": [smpl(t) for _ in ids],
-                                    "camera": [tr_cam[t] for _ in ids], "tracked_ids": ids, "shot": 0}
-               for t, ids in present.items()}
-    _pickle_writer(results, tmp_path / "demo_clip.pkl")
-    two, five = read_motion_file(tmp_path / "demo_clip.pkl", body=body)
+    results = {}
+    for t in range(len(go_cam)):
+        ids = tids(t)
+        camera = (tr_cam[t] * [1.0, 1.0, depth_factor]).astype(np.float32)
+        smpl = {"global_orient": roots[t][None].astype(np.float32), "body_pose": bodies[t].astype(np.float32),
+                "betas": np.zeros(10, np.float32)}
+        results[f"_DEMO/walk/img/{t + 1:06d}.jpg"] = {
+            "time": t, "shot": 0, "tid": ids, "tracked_ids": ids, "tracked_time": [0] * len(ids),
+            "bbox": [np.array([900.0, 300.0, 120.0, 400.0])] * len(ids), "conf": [0.99] * len(ids),
+            "smpl": [smpl] * len(ids), "camera": [camera] * len(ids), "size": [[height, width]] * len(ids),
+            "center": [np.array([960.0, 500.0])] * len(ids), "scale": [np.array([120.0, 400.0])] * len(ids),
+            "img_path": [f"_DEMO/walk/img/{t + 1:06d}.jpg"] * len(ids), "img_name": [f"{t + 1:06d}.jpg"] * len(ids)}
+    return results
+
+
+def test_4dhumans_phalp_walk_depth_at_its_own_focal(tmp_path, default_body, walk, amass_twin):
+    to_world = np.tile(_camera_to_world(), (walk[30.0]["transl"].shape[0], 1, 1))
+    go_cam, bp, tr_cam = _walk_in_camera(default_body, walk, to_world, CAMERA_POSITION)
+    # Person 5 leaves the picture for frames 40-44; person 2 only appears from frame 100.
+    tids = lambda t: ([] if 40 <= t < 45 else [5]) + ([2] if t >= 100 else [])  # noqa: E731
+    _joblib_or_pickle(_phalp_results(go_cam, bp, tr_cam, tids=tids), tmp_path / "demo_walk.pkl")
+    two, five = read_motion_file(tmp_path / "demo_walk.pkl", body=default_body)
     assert (two["metadata"]["track"], five["metadata"]["track"]) == (2, 5)
-    assert two["metadata"]["layout"] == "phalp" and five["metadata"]["first_frame"] == 1
-    assert torch.isnan(two["transl"][2]).all() and two["transl"].shape[0] == 4
-    rows = [0, 1, 3]
-    two_seen = {key: two[key][rows] for key in ("global_orient", "body_pose", "transl")}
-    _assert_same_motion(two_seen, go[rows], bp[rows], tr[rows], atol=5e-6)
-    _assert_same_motion(five, go[1:], bp[1:], tr[1:], atol=5e-6)
+    assert (two["metadata"]["first_frame"], two["transl"].shape[0]) == (100, 20)
+    meta = five["metadata"]
+    assert (meta["layout"], meta["estimator"]) == ("phalp", "4D-Humans/PHALP")
+    assert "rescaled to a focal of the image diagonal" in meta["conversions"]
+    assert "levelled to the ground the feet stand on" in meta["conversions"]
+    assert torch.isnan(five["transl"][40:45]).all() and torch.isfinite(five["transl"][45]).all()
+    _assert_twin(default_body, amass_twin, five)
+    # Without the image size the depth stays at PHALP's focal, and the metadata says so.
+    results = _phalp_results(go_cam, bp, tr_cam)
+    for frame in results.values():
+        del frame["size"]
+    _joblib_or_pickle(results, tmp_path / "no_size.pkl")
+    (unsized,) = read_motion_file(tmp_path / "no_size.pkl")
+    assert "no image 'size': depth left at PHALP's 5000 px focal" in unsized["metadata"]["conversions"]
+    assert float(unsized["transl"][:, 2].abs().max()) > 100.0  # 9 m at 5000 / 256 * 1920 px: ~150 m
+
+
+def _joblib_or_pickle(obj, path):
+    try:
+        import joblib
+    except ImportError:
+        _pickle_writer(obj, path)
+    else:
+        joblib.dump(obj, path)
+
+
+def test_camsmplify_output_npz_walk(tmp_path, default_body, walk, amass_twin):
+    """CamSMPLify (CameraHMR) optimize.py: np.savez of lists, one row per fitted image: pose
+    (72,) root first, shape (10,), cam_t (3,) float32; keys it did not fill stay empty."""
+    to_world = np.tile(_camera_to_world(), (walk[30.0]["transl"].shape[0], 1, 1))
+    go_cam, bp, tr_cam = _walk_in_camera(default_body, walk, to_world, CAMERA_POSITION)
+    frames = len(go_cam)
+    np.savez(tmp_path / "output.npz",
+             imgname=np.array([f"demo_images/{t:05d}.jpg" for t in range(frames)]),
+             center=np.tile([960.0, 540.0], (frames, 1)), scale=np.full(frames, 400.0),
+             cam_int=np.tile([[1400.0, 0, 960.0], [0, 1400.0, 540.0], [0, 0, 1]], (frames, 1, 1)),
+             gt_keypoints=np.zeros((frames, 25, 3)), dense_kp=np.array([]),
+             cam_t=tr_cam.astype(np.float32), shape=np.zeros((frames, 10), np.float32),
+             pose=np.concatenate([go_cam, bp.reshape(frames, -1)], 1).astype(np.float32))
+    (sequence,) = read_motion_file(tmp_path / "output.npz", body=default_body)
+    meta = sequence["metadata"]
+    assert (meta["layout"], meta["estimator"]) == ("camsmplify", "CameraHMR/CamSMPLify")
+    assert "'cam_t'" in meta["conversions"] and "levelled to the ground" in meta["conversions"]
+    _assert_twin(default_body, amass_twin, sequence)
+
+
+def test_aistpp_walk_in_its_scaled_units_at_60_fps(tmp_path, default_body, walk, amass_twin):
+    """AIST++ motions pickle (processing/run_estimate_smpl.py): smpl_poses (T, 72), smpl_trans
+    in the scaled (centimetre) world where joints = scaling * SMPL joints + trans,
+    smpl_scaling (1,), smpl_loss; float32 from the fitted torch parameters."""
+    go, bp, tr = _walk_arrays(walk, 60.0)
+    scaling = np.array([93.5], np.float32)
+    _pickle_writer({"smpl_poses": np.concatenate([go, bp.reshape(len(go), -1)], 1).astype(np.float32),
+                    "smpl_trans": (tr * scaling).astype(np.float32), "smpl_scaling": scaling, "smpl_loss": 1.2},
+                   tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl")
+    (sequence,) = read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", body=default_body)
+    meta = sequence["metadata"]
+    assert (meta["layout"], meta["fps_source"]) == ("aistpp", "AIST++ rate (60 fps)")
+    assert "smpl_trans / smpl_scaling (93.5)" in meta["conversions"]
+    torch.testing.assert_close(sequence["transl"].double(), torch.from_numpy(tr), atol=1e-5, rtol=0)
+    _assert_twin(default_body, amass_twin, sequence, fps=60.0)
+    assert read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", fps=30.0)[0]["fps"] == 30.0
+
+
+def test_meshcapade_smpl_walk(tmp_path, default_body, walk, amass_twin):
+    """smplcodec's SMPLCodec.write: np.savez_compressed of camelCase fields, SMPL-X: bodyPose
+    (T, 22, 3) root first, headPose (T, 3, 3), hand poses (T, 15, 3), shapeParameters (16,)."""
+    go, bp, tr = _walk_arrays(walk)
+    frames = len(go)
+    with open(tmp_path / "walk.smpl", "wb") as out:
+        np.savez_compressed(out, codecVersion=np.array(2), smplVersion=np.array(2, np.int32),
+                            gender=np.array(0, np.int32), shapeParameters=np.zeros(16, np.float32),
+                            frameCount=np.array(frames, np.int32), frameRate=np.array(30.0, np.float32),
+                            bodyTranslation=tr.astype(np.float32),
+                            bodyPose=np.concatenate([go[:, None], bp[:, :21]], 1).astype(np.float32),
+                            headPose=np.zeros((frames, 3, 3), np.float32),
+                            leftHandPose=np.zeros((frames, 15, 3), np.float32),
+                            rightHandPose=np.zeros((frames, 15, 3), np.float32))
+    assert find_motion_files([tmp_path]) == [tmp_path / "walk.smpl"]
+    (sequence,) = read_motion_file(tmp_path / "walk.smpl", body=default_body)
+    meta = sequence["metadata"]
+    assert (meta["layout"], meta["body_model"], meta["fps_source"]) == ("smplcodec", "SMPL-X", "file key 'frameRate'")
+    assert meta["unmeasured_joints"] == "left_hand,right_hand"
+    assert torch.equal(sequence["transl"], torch.from_numpy(tr).float())
+    _assert_twin(default_body, amass_twin, sequence)
+
+
+def test_amass_smplx_walk(tmp_path, default_body, walk, amass_twin):
+    """AMASS SMPL-X npz: poses (T, 165), trans, betas (16,), mocap_frame_rate, z up."""
+    go, bp, tr = _walk_arrays(walk)
+    frames = len(go)
+    go_z, tr_z = _to_frame(go, tr, Z_UP_TO_Y_UP.T, _pelvis_rest(default_body, np.zeros(10)))
+    np.savez(tmp_path / "walk_stageii.npz", poses=np.concatenate(
+        [go_z, bp[:, :21].reshape(frames, -1), np.zeros((frames, 99))], 1), trans=tr_z, betas=np.zeros(16),
+        mocap_frame_rate=np.array(30.0), gender=np.array("neutral"), surface_model_type=np.array("smplx"))
+    (sequence,) = read_motion_file(tmp_path / "walk_stageii.npz", body=default_body)
+    assert (sequence["metadata"]["layout"], sequence["metadata"]["body_model"]) == ("amass", "SMPL-X")
+    assert sequence["metadata"]["fps_source"] == "file key 'mocap_frame_rate'"
+    _assert_twin(default_body, amass_twin, sequence)
+
+
+def test_levelling_refuses_feet_that_span_no_plane(default_body):
+    """Jumping in place: the toes rise and fall along a line; no ground plane, no turn."""
+    from humanscore_torch.config import load_config
+    from humanscore_torch.io.frames import ground_levelling
+    from humanscore_torch.synthetic import clean_clip
+
+    clip = clean_clip("jump")
+    joints = default_body(clip["global_orient"].double(), clip["body_pose"].double(), None,
+                          clip["transl"].double(), need_vertices=False).joints
+    rotation, text = ground_levelling(joints, load_config("io")["levelling"])
+    assert rotation is None and text.startswith("not levelled")
+    clip = clean_clip("walk")
+    joints = default_body(clip["global_orient"].double(), clip["body_pose"].double(), None,
+                          clip["transl"].double(), need_vertices=False).joints
+    rotation, text = ground_levelling(joints, load_config("io")["levelling"])
+    assert torch.allclose(rotation, torch.eye(3, dtype=torch.float64), atol=2e-3)  # level already: < 0.1 deg
+
+
+def test_real_aistpp_and_meshcapade_samples_load_and_score(reference_data, default_body):
+    folder = reference_data / "real-motion"
+    (dance,) = read_motion_file(folder / "aistpp_sample.pkl")
+    (avatar,) = read_motion_file(folder / "meshcapade_avatar.smpl")
+    assert (dance["global_orient"].shape[0], dance["fps"], dance["metadata"]["layout"]) == (127, 60.0, "aistpp")
+    assert (avatar["global_orient"].shape[0], avatar["fps"], avatar["metadata"]["layout"]) == (601, 120.0, "smplcodec")
+    for name, sequence in (("AIST++ sample", dance), ("Meshcapade avatar", avatar)):
+        score = _score(default_body, sequence)
+        print(f"{name}: overall {score:.1f}")
+        assert 0.0 <= score <= 100.0
 
 
 # ------------------------------------------------------------------------------------ canonical

@@ -50,6 +50,12 @@ def test_unknown_layout_names_the_file_and_the_keys_found(tmp_path):
     _raises(tmp_path / "bare.npy", "unknown motion layout", "the file holds a ndarray")
 
 
+def test_mesh_files_say_they_carry_no_smpl_parameters(tmp_path):
+    # CameraHMR's demo (mesh_estimator.py) writes one trimesh .obj per person: vertices and faces.
+    (tmp_path / "person_0.obj").write_text("v 0.1 0.2 0.3\nv 0.2 0.2 0.3\nv 0.1 0.3 0.3\nf 1 2 3\n")
+    _raises(tmp_path / "person_0.obj", "a mesh carries no SMPL parameters", "CamSMPLify's output.npz")
+
+
 def test_missing_file_and_empty_file(tmp_path):
     _raises(tmp_path / "nowhere.npz", "file not found")
     (tmp_path / "empty.pkl").write_bytes(b"")

@@ -13,15 +13,24 @@ whatever ``j0`` is; ``j0`` only shifts the whole sequence by the constant ``(Q -
 (about 0.3 m for SMPL's pelvis and a quarter turn), which no metric sees: velocities,
 accelerations and jerk are unchanged, and the ground height is estimated from the feet.
 When the body is known (``rest_pelvis`` given) the conversion is exact.
+
+A camera frame says nothing about gravity: a camera pitched down by a few degrees tilts the
+whole motion, and a level walk then seems to climb or sink. :func:`ground_levelling` finds
+the rotation that levels the ground the feet stand on, the way TRAM's renderer levels its
+SLAM world (``lib/vis/traj.py``, ``fit_to_ground_easy``: a plane fitted through the toe
+joints of every frame, its normal turned onto +y), and refuses when the feet do not span a
+plane (standing in place, jumping on the spot, running with few steps).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Mapping, Optional
 
 import torch
 
 from ..rotations import rotmat_to_rotvec, rotvec_to_rotmat
+from ..body.skeleton import JOINT_INDEX
 from ..shapes import check_shape
 
 # z up -> y up: a -90 degree turn about x maps (x, y, z) to (x, z, -y), so +z becomes +y.
@@ -82,3 +91,61 @@ def rest_pelvis_position(body, betas: Optional[torch.Tensor], num_frames: int) -
     with torch.no_grad():  # the body casts its buffers to the float64 inputs
         joints = body(zeros, zeros.new_zeros(num_frames, 23, 3), betas, need_vertices=False).joints
     return joints[:, 0].cpu()
+
+
+# The joints whose positions over the clip span the ground plane (SMPL's toe joints, as TRAM's
+# fit_to_ground_easy uses) and the trunk that tells which side of the plane is up.
+_TOES = (JOINT_INDEX["left_foot"], JOINT_INDEX["right_foot"])
+_TRUNK = (JOINT_INDEX["pelvis"], JOINT_INDEX["spine1"])
+LEVELLED_NOTE = "levelled to the ground the feet stand on (plane through the toe joints, as TRAM's fit_to_ground_easy)"
+
+
+def _turn_onto_y(normal: torch.Tensor) -> torch.Tensor:
+    """The smallest rotation (3, 3) taking the unit vector ``normal`` onto +y (Rodrigues)."""
+    y = normal.new_tensor([0.0, 1.0, 0.0])
+    axis = torch.linalg.cross(normal, y)
+    sin, cos = axis.norm(), normal @ y
+    if sin < 1e-12:
+        return torch.eye(3, dtype=normal.dtype)
+    k = axis / sin
+    skew = torch.stack([torch.stack([k.new_zeros(()), -k[2], k[1]]), torch.stack([k[2], k.new_zeros(()), -k[0]]),
+                        torch.stack([-k[1], k[0], k.new_zeros(())])])
+    return torch.eye(3, dtype=normal.dtype) + sin * skew + (1 - cos) * skew @ skew
+
+
+def ground_levelling(joints: torch.Tensor, config: Mapping[str, float]):
+    """The rotation that levels the ground the feet stand on.
+
+    Args:
+        joints: (T, 24, 3) posed SMPL joints in a y-up frame whose tilt is unknown (metres);
+            rows with NaN are left out.
+        config: ``configs/io.yaml`` ``levelling``: ``max_flatness`` (the toes' smallest spread
+            over their second one; above it the toes lie along a line or fill a volume, and no
+            plane is defined) and ``max_tilt_deg`` (the largest correction accepted; the
+            trunk's mean direction must agree with the plane's normal within it).
+
+    Returns:
+        (rotation (3, 3) float64 or None, text saying what was found): None when the feet do
+        not define a plane.
+    """
+    check_shape(joints, "T 24 3", "joints")
+    joints = joints.to(torch.float64)
+    joints = joints[torch.isfinite(joints).all(dim=(1, 2))]
+    toes = joints[:, list(_TOES)].reshape(-1, 3)
+    if toes.shape[0] < 6:
+        return None, "not levelled: too few frames to fit the ground"
+    _, spread, axes = torch.linalg.svd(toes - toes.mean(0), full_matrices=False)
+    flatness = float(spread[2] / spread[1].clamp_min(1e-12))
+    if flatness > float(config["max_flatness"]):
+        return None, (f"not levelled: the toes do not span a ground plane (flatness {flatness:.2f} > "
+                      f"{float(config['max_flatness']):g}); the camera's tilt stays in the motion")
+    normal = axes[2]
+    trunk = (joints[:, _TRUNK[1]] - joints[:, _TRUNK[0]]).mean(0)
+    if normal @ trunk < 0:
+        normal = -normal
+    tilt = math.degrees(math.acos(float(normal[1].clamp(-1.0, 1.0))))
+    lean = math.degrees(math.acos(float((normal @ trunk / trunk.norm()).clamp(-1.0, 1.0))))
+    if max(tilt, lean) > float(config["max_tilt_deg"]):
+        return None, (f"not levelled: ground plane tilted {tilt:.1f} deg, {lean:.1f} deg from the trunk "
+                      f"(more than {float(config['max_tilt_deg']):g}); the camera's tilt stays in the motion")
+    return _turn_onto_y(normal), f"{LEVELLED_NOTE}: turned by {tilt:.1f} deg"

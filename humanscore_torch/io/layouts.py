@@ -18,21 +18,18 @@ wham           per track id: ``pose_world`` (T,72) +            world: y up alre
                ``trans_world`` (preferred), else ``pose`` +      y up); camera: y down -> y up
                ``trans`` (camera); ``betas`` (T,10),             (180 deg about x)
                ``frame_ids``; also one track without ids
-tram           ``pred_rotmat`` (T,24,3,3), ``pred_shape``,      camera -> y up; with the run's
-               ``pred_trans`` (T,1,3), ``frame``                 ``../camera.npy`` (pred_cam_R/T)
-                                                                first into TRAM's SLAM world
 gvhmr          ``smpl_params_global`` {body_pose (T,63),        global: y up (gravity-view);
                global_orient, transl, betas}; else               incam: y down -> y up
                ``smpl_params_incam``
 prompthmr      ``people`` {id: {``smplx_world`` {pose (T,165),  world: y up; cam: y down -> y up
                shape, trans}, ``frames``, ``track_id``}}
-phalp          per frame path: ``tid``, ``smpl`` [{global_orient   camera -> y up; regrouped by
-(4D-Humans)    (1,3,3), body_pose (23,3,3), betas}], ``camera``  track id, ``time`` = frame
-               [(3,)], ``time``
 smpl_params    ``global_orient``, ``body_pose`` ((T,23,3),       ``cam_t`` / ``pred_cam_t_full``:
 (CameraHMR)    (T,69), rotation matrices, or SMPL-X (T,21,3)     camera -> y up; ``transl`` /
                / (T,63)), ``betas``, ``cam_t`` or ``transl``    ``trans``: taken as y-up world
 =============  ===============================================  =====================================
+
+TRAM, 4D-Humans/PHALP, CamSMPLify (CameraHMR), AIST++ and Meshcapade's ``.smpl``, whose frames,
+units or rates follow their tools' own conventions, are read by :mod:`.estimators` (its table).
 
 SMPL-H / SMPL-X body poses map onto SMPL's joints 0-21 (the same joints in the same order);
 SMPL's hand joints 22 and 23 are left at rest. The metadata records every such mapping, and
@@ -42,7 +39,6 @@ posture is then a placeholder).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -57,7 +53,7 @@ from .frames import CAMERA_NOTE, CAMERA_TO_Y_UP, Z_UP_NOTE, Z_UP_TO_Y_UP, rest_p
 
 CANONICAL_FORMAT = "humanscore_torch/1"
 # Keys that state a frame rate, in order of preference.
-FPS_KEYS = ("fps", "frame_rate", "framerate", "mocap_framerate", "mocap_frame_rate")
+FPS_KEYS = ("fps", "frame_rate", "framerate", "frameRate", "mocap_framerate", "mocap_frame_rate")
 # Scalar string keys copied into the metadata when a file has them.
 INFO_KEYS = ("model", "model_name", "prompt", "intensity", "gender")
 _NUM_SMPL_BODY_JOINTS = 23  # joints 1-23 of SMPL (the root is separate)
@@ -315,46 +311,6 @@ def _read_wham(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     return [_read_wham_track(f, data)]
 
 
-def _tram_camera(f: _File, frames: Optional[np.ndarray], num_frames: int):
-    """TRAM's camera.npy next to the hps/ folder: camera-to-world R, T per video frame."""
-    camera_file = f.path.parent.parent / "camera.npy"
-    if f.path.parent.name != "hps" or not camera_file.is_file():
-        return None
-    from .containers import read_container
-
-    camera = read_container(camera_file)
-    if not isinstance(camera, dict) or "pred_cam_R" not in camera or "pred_cam_T" not in camera:
-        return None
-    rotations = _File(camera_file).array(camera, "pred_cam_R")
-    offsets = _File(camera_file).array(camera, "pred_cam_T")
-    index = np.arange(num_frames) if frames is None else frames
-    if rotations.ndim != 3 or rotations.shape[1:] != (3, 3) or offsets.shape != (rotations.shape[0], 3) \
-            or index.max() >= rotations.shape[0]:
-        raise MotionFileError(camera_file, f"pred_cam_R {rotations.shape} / pred_cam_T {offsets.shape} do not "
-                                           f"cover frames up to {int(index.max())} of {f.path.name}")
-    return rotations[index], offsets[index]
-
-
-def _read_tram(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
-    notes: List[str] = []
-    rotmats = f.array(data, "pred_rotmat")
-    if rotmats.ndim != 4 or rotmats.shape[1:] != (24, 3, 3):
-        raise f.shape_error("pred_rotmat", rotmats, "(T, 24, 3, 3)")
-    root, body, _ = _full_pose(f, rotmats, "pred_rotmat", notes)
-    trans = _translation(f, f.array(data, "pred_trans"), "pred_trans")
-    betas = _betas(f, data, "pred_shape")
-    num_frames = _check_frames(f, {"pred_rotmat": rotmats, "pred_trans": trans, "pred_shape": betas})
-    ids = _frame_ids(f, data, "frame", num_frames)
-    match = re.search(r"track_(\d+)", f.path.stem)
-    camera = _tram_camera(f, ids, num_frames)
-    if camera is not None:
-        _note(notes, "camera -> TRAM SLAM world with ../camera.npy (pred_cam_R, pred_cam_T); "
-                     "that world is the first camera's frame, not levelled to gravity")
-    return [RawTrack(root, body, trans, betas, "camera", camera_to_world=camera, frame_ids=ids,
-                     track=int(match.group(1)) if match else None, fps=_file_fps(data), notes=notes,
-                     info={**_file_info(data), "body_model": "SMPL"})]
-
-
 def _read_smpl_dict(f: _File, params: Dict[str, Any], where: str, frame: str, source: str,
                     translation_keys: Tuple[str, ...]) -> Tuple[RawTrack, int]:
     notes: List[str] = []
@@ -433,42 +389,6 @@ def _read_smpl_params(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     return [track]
 
 
-def _is_phalp(data: Dict[str, Any]) -> bool:
-    return bool(data) and all(isinstance(v, dict) and "smpl" in v and "tid" in v for v in data.values())
-
-
-def _read_phalp(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
-    """4D-Humans / PHALP: one dict per video frame (keyed by frame path) with per-detection
-    lists ``tid``, ``smpl`` ({global_orient (1,3,3), body_pose (23,3,3), betas (10,)}) and
-    ``camera`` (camera-frame translation); ``time`` is the frame number. Regrouped by track."""
-    rows: Dict[Any, List[Tuple[int, Dict[str, Any], Any]]] = {}
-    for order, (name, frame) in enumerate(data.items()):
-        time = int(np.asarray(frame.get("time", order)).reshape(-1)[0])
-        cameras = frame.get("camera")
-        cameras = [None] * len(frame["tid"]) if cameras is None else cameras
-        for tid, smpl, camera in zip(frame["tid"], frame["smpl"], cameras):
-            if isinstance(smpl, dict) and camera is not None:
-                tid = tid.item() if isinstance(tid, np.generic) else tid
-                rows.setdefault(tid, []).append((time, smpl, camera))
-    if not rows:
-        raise f.fail("4D-Humans/PHALP file: no detection has both SMPL parameters and a camera translation")
-    tracks = []
-    for tid, entries in sorted(rows.items(), key=lambda item: str(item[0])):
-        entries.sort(key=lambda e: e[0])
-        stack = lambda key: np.stack([f.array(e[1], key, f"track {tid!r}: smpl.") for e in entries])  # noqa: E731
-        params = {"global_orient": stack("global_orient"), "body_pose": stack("body_pose"), "betas": stack("betas"),
-                  "cam_t": np.stack([np.asarray(e[2], dtype=np.float64).reshape(3) for e in entries])}
-        track, num_frames = _read_smpl_dict(f, params, f"track {tid!r}: ", "camera", "SMPL", ("cam_t",))
-        track.notes.insert(0, "4D-Humans/PHALP per-frame detections regrouped by track id; translation from "
-                              "'camera' (camera frame, fixed assumed focal length)")
-        track.frame_ids = np.array([e[0] for e in entries], dtype=np.int64)
-        if np.any(np.diff(track.frame_ids) <= 0):
-            raise f.fail(f"track {tid!r}: appears twice in one frame")
-        track.track = tid
-        tracks.append(track)
-    return tracks
-
-
 def _read_canonical(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     import json
 
@@ -491,24 +411,35 @@ def _read_canonical(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     return [RawTrack(go, bp, trans, betas, "y_up", fps=_file_fps(data), notes=notes, info=stored)]
 
 
+# The estimators' own conventions (TRAM's world, PHALP's focal, AIST++'s scale, ...) live in
+# .estimators, which builds on the pieces above; imported here, after them, to fill the table.
+from .estimators import (is_aistpp, is_camsmplify, is_phalp, is_smplcodec, read_aistpp,  # noqa: E402
+                         read_camsmplify, read_phalp, read_smplcodec, read_tram)
+
 # (name, test on the loaded dict, reader). Tried in order; the first match reads the file.
 _SINGLE_LAYOUTS: Tuple[Tuple[str, Callable[[Dict[str, Any]], bool], Callable], ...] = (
     ("canonical", lambda d: "format" in d and "global_orient" in d, _read_canonical),
     ("gvhmr", lambda d: "smpl_params_global" in d or "smpl_params_incam" in d, _read_gvhmr),
     ("prompthmr", lambda d: isinstance(d.get("people"), dict), _read_prompthmr),
-    ("tram", lambda d: "pred_rotmat" in d, _read_tram),
+    ("tram", lambda d: "pred_rotmat" in d, read_tram),
+    ("aistpp", is_aistpp, read_aistpp),
+    ("smplcodec", is_smplcodec, read_smplcodec),
+    ("camsmplify", is_camsmplify, read_camsmplify),
     ("amass", lambda d: "poses" in d and "trans" in d, _read_amass),
     ("wham", lambda d: ("pose_world" in d and "trans_world" in d) or ("pose" in d and "trans" in d), _read_wham),
     ("smpl_params", lambda d: "global_orient" in d and "body_pose" in d, _read_smpl_params),
 )
 LAYOUT_NAMES = tuple(name for name, _, _ in _SINGLE_LAYOUTS) + ("phalp",)
+# The tool that writes each layout (metadata ``estimator``) where the layout names one.
+_ESTIMATORS = {"gvhmr": "GVHMR", "prompthmr": "PromptHMR", "wham": "WHAM"}
 
 
 def _expected_layouts() -> str:
     return ("expected one of: AMASS (poses, trans, betas, mocap_framerate); WHAM (per track: pose_world/"
             "trans_world or pose/trans, betas); TRAM (pred_rotmat, pred_shape, pred_trans); GVHMR "
             "(smpl_params_global); PromptHMR (people/<id>/smplx_world); 4D-Humans/PHALP (per frame: tid, smpl, "
-            "camera); CameraHMR/SMPL (global_orient, "
+            "camera); CamSMPLify output.npz (pose, shape, cam_t); AIST++ (smpl_poses, smpl_trans, smpl_scaling); "
+            "Meshcapade .smpl (bodyPose, bodyTranslation); CameraHMR/SMPL (global_orient, "
             f"body_pose, betas, cam_t or transl); {CANONICAL_FORMAT} (save_motion)")
 
 
@@ -524,13 +455,20 @@ def read_layout(path: Path, data: Any) -> Tuple[str, List[RawTrack]]:
     Raises:
         MotionFileError: unknown layout (naming the keys found), missing keys, wrong shapes.
     """
-    f = _File(path)
+    name, tracks = _read_tracks(_File(path), data)
+    for track in tracks:
+        if name in _ESTIMATORS:
+            track.info.setdefault("estimator", _ESTIMATORS[name])
+    return name, tracks
+
+
+def _read_tracks(f: _File, data: Any) -> Tuple[str, List[RawTrack]]:
     if isinstance(data, dict):
         for name, matches, reader in _SINGLE_LAYOUTS:
             if matches(data):
                 return name, reader(f, data)
-        if _is_phalp(data):
-            return "phalp", _read_phalp(f, data)
+        if is_phalp(data):
+            return "phalp", read_phalp(f, data)
         nested = [(k, v) for k, v in data.items() if isinstance(v, dict)]
         if nested and len(nested) == len(data):
             kinds = {next((n for n, m, _ in _SINGLE_LAYOUTS if m(v)), None) for _, v in nested}

@@ -12,11 +12,12 @@ from ..config import load_config
 from ..errors import MotionFileError
 from ..motion import MotionBatch
 from .containers import read_container
+from .estimators import refuse_mesh_file
 from .layouts import finish_track, read_layout
 
 # Extensions find_motion_files collects from folders. .mot is OpenSim motion (read by
-# humanscore_torch.io.opensim when installed).
-MOTION_EXTENSIONS = (".npz", ".npy", ".pkl", ".pickle", ".joblib", ".pt", ".pth", ".mot")
+# humanscore_torch.io.opensim when installed); .smpl is Meshcapade's smplcodec (an npz).
+MOTION_EXTENSIONS = (".npz", ".npy", ".pkl", ".pickle", ".joblib", ".pt", ".pth", ".smpl", ".mot")
 _OPENSIM_READER = "humanscore_torch.io.opensim"
 
 
@@ -75,6 +76,7 @@ def read_motion_file(
             raise MotionFileError(path, "file not found")
         return _read_opensim(path, fps)
     config = load_config("io")
+    refuse_mesh_file(path)
     data = read_container(path)
     layout, tracks = read_layout(path, data)
     return [finish_track(track, path, layout, fps, float(config["default_fps"]),
