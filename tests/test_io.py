@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from humanscore_torch import BodyModel, MotionBatch
+from humanscore_torch.config import config_overrides
 from humanscore_torch.body.files import DEFAULT_BODY_PATH
 from humanscore_torch.body.skeleton import JOINT_INDEX, PARENTS
 from humanscore_torch.io import find_motion_files, load_motion_batch, read_motion_file, save_motion
@@ -105,6 +107,16 @@ def _up_cosine(joints: torch.Tensor) -> torch.Tensor:
     """Cosine between each frame's pelvis-to-head vector and +y."""
     up = joints[..., HEAD, :] - joints[..., PELVIS, :]
     return up[..., 1] / up.norm(dim=-1)
+
+
+@pytest.fixture
+def tilt_kept(tmp_path):
+    """Camera-frame reads without the levelling from the feet, to check the frame conversion
+    alone on motions whose feet stand on no ground (random poses)."""
+    overrides = tmp_path / "no_levelling.yaml"
+    overrides.write_text("io:\n  levelling:\n    min_spread_m: 1.0e+9\n")
+    with config_overrides(overrides):
+        yield
 
 
 def _assert_upright(body, joints: torch.Tensor) -> None:
@@ -232,7 +244,7 @@ def test_wham_tracks_read_world_output_and_fill_frame_gaps(tmp_path, writer, bod
     assert [s["fps"] for s in read_motion_file(path, fps=25.0)] == [25.0, 25.0]
 
 
-def test_wham_camera_frame_output_is_turned_to_y_up(tmp_path, body):
+def test_wham_camera_frame_output_is_turned_to_y_up(tmp_path, body, tilt_kept):
     truths = _write_wham(tmp_path / "w.pkl", _pickle_writer, body)
     camera_only = {k: {"pose": v["pose"], "trans": v["trans"], "betas": v["betas"]}
                    for k, v in pickle.load(open(tmp_path / "w.pkl", "rb")).items()}
@@ -274,7 +286,7 @@ def test_gvhmr_global_smplx_params_map_onto_smpl(tmp_path):
 
 
 # ------------------------------------------------------------------------ CameraHMR / SMPL(-X)
-def test_camerahmr_rotation_matrices_and_camera_translation(tmp_path, body):
+def test_camerahmr_rotation_matrices_and_camera_translation(tmp_path, body, tilt_kept):
     frames = 5
     go, bp, tr, betas = _truth(frames)
     go_cam, tr_cam = _to_frame(go, tr, CAMERA_TO_Y_UP.T, _pelvis_rest(body, betas))
@@ -286,6 +298,7 @@ def test_camerahmr_rotation_matrices_and_camera_translation(tmp_path, body):
     _assert_same_motion(sequence, go, bp, tr, atol=5e-6)
     assert sequence["metadata"]["layout"] == "smpl_params"
     assert "'cam_t' (camera frame)" in sequence["metadata"]["conversions"]
+    assert "not levelled: the toes cover no ground" in sequence["metadata"]["conversions"]
 
 
 def test_person_upright_in_the_camera_frame_stands_along_plus_y_in_front_of_the_camera(tmp_path, body):
@@ -552,6 +565,27 @@ def test_camsmplify_output_npz_walk(tmp_path, default_body, walk, amass_twin):
     assert (meta["layout"], meta["estimator"]) == ("camsmplify", "CameraHMR/CamSMPLify")
     assert "'cam_t'" in meta["conversions"] and "levelled to the ground" in meta["conversions"]
     _assert_twin(default_body, amass_twin, sequence)
+
+
+def test_camera_frame_smpl_params_walk_is_levelled_too(tmp_path, default_body, walk, amass_twin):
+    """Any output only in a camera frame (here CameraHMR-style parameters with cam_t) is
+    levelled from the feet, as the estimator-specific layouts are."""
+    to_world = np.tile(_camera_to_world(), (walk[30.0]["transl"].shape[0], 1, 1))
+    go_cam, bp, tr_cam = _walk_in_camera(default_body, walk, to_world, CAMERA_POSITION)
+    np.savez(tmp_path / "camerahmr.npz", global_orient=go_cam, body_pose=bp, betas=np.zeros(10), cam_t=tr_cam)
+    (sequence,) = read_motion_file(tmp_path / "camerahmr.npz", body=default_body)
+    turned = re.search(r"levelled to the ground the feet stand on .*: turned by ([0-9.]+) deg",
+                       sequence["metadata"]["conversions"])
+    assert turned and abs(float(turned.group(1)) - 8.7) < 0.15  # the camera's pitch (one decimal)
+    _assert_twin(default_body, amass_twin, sequence)
+    # Read as it is, the tilted walk's level ground seems to slope: Newton's checks fail.
+    overrides = tmp_path / "no_levelling.yaml"
+    overrides.write_text("io:\n  levelling:\n    min_spread_m: 1.0e+9\n")
+    with config_overrides(overrides):
+        (tilted,) = read_motion_file(tmp_path / "camerahmr.npz", body=default_body)
+    tilted_score = _score(default_body, tilted)
+    print(f"smpl_params read without levelling: overall {tilted_score:.1f}")
+    assert tilted_score < amass_twin[30.0][1] - 10.0
 
 
 def test_aistpp_walk_in_its_scaled_units_at_60_fps(tmp_path, default_body, walk, amass_twin):

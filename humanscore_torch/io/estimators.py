@@ -24,6 +24,9 @@ smplcodec         Meshcapade ``.smpl``: ``smplVersion``,           y up; ``frame
                   ``frameCount``, ``frameRate``
 ================  ===============================================  =================================
 
+Every track that is only in a camera frame (here and in :mod:`.layouts`) is levelled with the
+ground its feet stand on by :func:`level_from_feet`, called by :func:`.layouts.read_layout`.
+
 Meshes (CameraHMR's and 4D-Humans' demos write ``.obj`` files) carry no SMPL parameters;
 :func:`refuse_mesh_file` says so instead of a decoding error.
 """
@@ -153,7 +156,6 @@ def read_tram(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     camera = _tram_camera(f, ids, num_frames)
     if camera is None:
         _note(notes, "no ../camera.npy next to hps/: TRAM's camera-frame output")
-        level_from_feet(track)
         return [track]
     rotations, offsets, levelled, keys = camera
     track.camera_to_world = (rotations, offsets)
@@ -238,7 +240,6 @@ def read_phalp(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
             raise f.fail(f"track {tid!r}: appears twice in one frame")
         track.track = tid
         track.info["estimator"] = "4D-Humans/PHALP"
-        level_from_feet(track)
         tracks.append(track)
     return tracks
 
@@ -263,10 +264,8 @@ def read_camsmplify(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     _check_frames(f, {"pose": pose, "cam_t": trans, "shape": betas})
     notes.insert(0, "CamSMPLify output.npz: one row per image, in file order; root translation from 'cam_t' "
                     "(camera frame)")
-    track = RawTrack(root, body, trans, betas, "camera", fps=_file_fps(data), notes=notes,
-                     info={**_file_info(data), "estimator": "CameraHMR/CamSMPLify", "body_model": model})
-    level_from_feet(track)
-    return [track]
+    return [RawTrack(root, body, trans, betas, "camera", fps=_file_fps(data), notes=notes,
+                     info={**_file_info(data), "estimator": "CameraHMR/CamSMPLify", "body_model": model})]
 
 
 # ---------------------------------------------------------------------------------- AIST++

@@ -119,9 +119,10 @@ def ground_levelling(joints: torch.Tensor, config: Mapping[str, float]):
     Args:
         joints: (T, 24, 3) posed SMPL joints in a y-up frame whose tilt is unknown (metres);
             rows with NaN are left out.
-        config: ``configs/io.yaml`` ``levelling``: ``max_flatness`` (the toes' smallest spread
-            over their second one; above it the toes lie along a line or fill a volume, and no
-            plane is defined) and ``max_tilt_deg`` (the largest correction accepted; the
+        config: ``configs/io.yaml`` ``levelling``: ``min_spread_m`` (the least second spread
+            of the toes, metres), ``max_flatness`` (the toes' smallest spread over their second
+            one; above it the toes lie along a line or fill a volume, and no plane is defined)
+            and ``max_tilt_deg`` (the largest correction accepted; the
             trunk's mean direction must agree with the plane's normal within it).
 
     Returns:
@@ -135,6 +136,10 @@ def ground_levelling(joints: torch.Tensor, config: Mapping[str, float]):
     if toes.shape[0] < 6:
         return None, "not levelled: too few frames to fit the ground"
     _, spread, axes = torch.linalg.svd(toes - toes.mean(0), full_matrices=False)
+    spread = spread / math.sqrt(toes.shape[0])  # standard deviations along the principal axes (m)
+    if float(spread[1]) < float(config["min_spread_m"]):
+        return None, (f"not levelled: the toes cover no ground ({float(spread[1]) * 100:.1f} cm across); "
+                      "the camera's tilt stays in the motion")
     flatness = float(spread[2] / spread[1].clamp_min(1e-12))
     if flatness > float(config["max_flatness"]):
         return None, (f"not levelled: the toes do not span a ground plane (flatness {flatness:.2f} > "

@@ -413,8 +413,8 @@ def _read_canonical(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
 
 # The estimators' own conventions (TRAM's world, PHALP's focal, AIST++'s scale, ...) live in
 # .estimators, which builds on the pieces above; imported here, after them, to fill the table.
-from .estimators import (is_aistpp, is_camsmplify, is_phalp, is_smplcodec, read_aistpp,  # noqa: E402
-                         read_camsmplify, read_phalp, read_smplcodec, read_tram)
+from .estimators import (is_aistpp, is_camsmplify, is_phalp, is_smplcodec, level_from_feet,  # noqa: E402
+                         read_aistpp, read_camsmplify, read_phalp, read_smplcodec, read_tram)
 
 # (name, test on the loaded dict, reader). Tried in order; the first match reads the file.
 _SINGLE_LAYOUTS: Tuple[Tuple[str, Callable[[Dict[str, Any]], bool], Callable], ...] = (
@@ -447,7 +447,8 @@ def read_layout(path: Path, data: Any) -> Tuple[str, List[RawTrack]]:
     """Recognise the layout of a loaded file and read its tracks.
 
     A dict whose values are all dicts of one single-track layout (WHAM's results keyed by track
-    id) gives one track per key.
+    id) gives one track per key. Tracks only in a camera frame (no world from their tool) are
+    levelled with the ground their feet stand on (:func:`.estimators.level_from_feet`).
 
     Returns:
         (layout name, tracks).
@@ -459,6 +460,9 @@ def read_layout(path: Path, data: Any) -> Tuple[str, List[RawTrack]]:
     for track in tracks:
         if name in _ESTIMATORS:
             track.info.setdefault("estimator", _ESTIMATORS[name])
+        # A camera frame carries no gravity: level it with the ground the feet stand on.
+        if track.frame == "camera" and track.camera_to_world is None:
+            level_from_feet(track)
     return name, tracks
 
 
