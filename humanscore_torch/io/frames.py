@@ -101,7 +101,8 @@ LEVELLED_NOTE = "levelled to the ground the feet stand on (plane through the toe
 
 
 def _turn_onto_y(normal: torch.Tensor) -> torch.Tensor:
-    """The smallest rotation (3, 3) taking the unit vector ``normal`` onto +y (Rodrigues)."""
+    """The smallest rotation (3, 3) taking the unit vector ``normal`` (within 90 deg of +y, as
+    :func:`ground_levelling` ensures) onto +y (Rodrigues)."""
     y = normal.new_tensor([0.0, 1.0, 0.0])
     axis = torch.linalg.cross(normal, y)
     sin, cos = axis.norm(), normal @ y
@@ -135,8 +136,13 @@ def ground_levelling(joints: torch.Tensor, config: Mapping[str, float]):
     toes = joints[:, list(_TOES)].reshape(-1, 3)
     if toes.shape[0] < 6:
         return None, "not levelled: too few frames to fit the ground"
-    _, spread, axes = torch.linalg.svd(toes - toes.mean(0), full_matrices=False)
+    try:
+        _, spread, axes = torch.linalg.svd(toes - toes.mean(0), full_matrices=False)
+    except torch.linalg.LinAlgError:  # values so large that the decomposition overflows
+        return None, "not levelled: the toe positions are out of range"
     spread = spread / math.sqrt(toes.shape[0])  # standard deviations along the principal axes (m)
+    if not (torch.isfinite(spread).all() and torch.isfinite(axes).all()):
+        return None, "not levelled: the toe positions are out of range"
     if float(spread[1]) < float(config["min_spread_m"]):
         return None, (f"not levelled: the toes cover no ground ({float(spread[1]) * 100:.1f} cm across); "
                       "the camera's tilt stays in the motion")
