@@ -241,7 +241,8 @@ def test_wham_tracks_read_world_output_and_fill_frame_gaps(tmp_path, writer, bod
         assert meta["first_frame"] == frame_ids[0] and "pose_world" in meta["conversions"]
         assert sequence["fps"] == 30.0 and "default 30" in meta["fps_source"]
     assert "1 missing frames" in sequences[1]["metadata"]["conversions"]
-    assert [s["fps"] for s in read_motion_file(path, fps=25.0)] == [25.0, 25.0]
+    given = read_motion_file(path, fps=25.0)
+    assert [(s["fps"], s["metadata"]["fps_source"]) for s in given] == [(25.0, "given by the caller")] * 2
 
 
 def test_wham_camera_frame_output_is_turned_to_y_up(tmp_path, body, tilt_kept):
@@ -603,7 +604,8 @@ def test_aistpp_walk_in_its_scaled_units_at_60_fps(tmp_path, default_body, walk,
     assert "smpl_trans / smpl_scaling (93.5)" in meta["conversions"]
     torch.testing.assert_close(sequence["transl"].double(), torch.from_numpy(tr), atol=1e-5, rtol=0)
     _assert_twin(default_body, amass_twin, sequence, fps=60.0)
-    assert read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", fps=30.0)[0]["fps"] == 30.0
+    # The caller's rate is for files that state none: AIST++'s is known.
+    assert read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", fps=30.0)[0]["fps"] == 60.0
 
 
 def test_meshcapade_smpl_walk(tmp_path, default_body, walk, amass_twin):

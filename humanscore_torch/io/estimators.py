@@ -69,14 +69,21 @@ def _levelling_body():
     return BodyModel.default()
 
 
+def _camera_to_world(track: RawTrack) -> Tuple[np.ndarray, np.ndarray]:
+    """The track's camera -> (y-down) world R (T, 3, 3), t (T, 3); identity when it has none."""
+    if track.camera_to_world is not None:
+        return tuple(np.asarray(a, dtype=np.float64) for a in track.camera_to_world)
+    frames = track.global_orient.shape[0]
+    return np.tile(np.eye(3), (frames, 1, 1)), np.zeros((frames, 3))
+
+
 def _world_joints(track: RawTrack) -> torch.Tensor:
     """Joints (T, 24, 3) of a camera-frame track as :func:`~.layouts.finish_track` will place
     them (camera -> ``camera_to_world`` -> y up), on the default body's mean shape."""
     body = _levelling_body()
     frames = track.global_orient.shape[0]
-    cam_r, cam_t = track.camera_to_world or (np.tile(np.eye(3), (frames, 1, 1)), np.zeros((frames, 3)))
-    rotation = torch.from_numpy(_C @ np.asarray(cam_r, dtype=np.float64))
-    offset = torch.from_numpy(np.asarray(cam_t, dtype=np.float64) @ _C.T)
+    cam_r, cam_t = _camera_to_world(track)
+    rotation, offset = torch.from_numpy(_C @ cam_r), torch.from_numpy(cam_t @ _C.T)
     root, transl = rotate_world(torch.from_numpy(track.global_orient), torch.from_numpy(track.transl), rotation,
                                 rest_pelvis_position(body, None, frames))
     with torch.no_grad():
@@ -94,10 +101,9 @@ def level_from_feet(track: RawTrack) -> None:
     _note(track.notes, text)
     if levelling is None:
         return
-    frames = track.global_orient.shape[0]
-    cam_r, cam_t = track.camera_to_world or (np.tile(np.eye(3), (frames, 1, 1)), np.zeros((frames, 3)))
+    cam_r, cam_t = _camera_to_world(track)
     turn = _C @ levelling.numpy() @ _C
-    track.camera_to_world = (turn @ np.asarray(cam_r, dtype=np.float64), np.asarray(cam_t, dtype=np.float64) @ turn.T)
+    track.camera_to_world = (turn @ cam_r, cam_t @ turn.T)
 
 
 # ------------------------------------------------------------------------------------- TRAM

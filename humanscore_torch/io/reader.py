@@ -48,8 +48,10 @@ def read_motion_file(
 
     Args:
         path: the motion file (``.mot`` goes to the OpenSim reader when installed).
-        fps: frame rate in Hz overriding the file's; None uses the file's, else the default of
-            ``configs/io.yaml`` (30, noted in the metadata).
+        fps: frame rate in Hz for a file whose layout gives none (the video-based estimators
+            store none; AMASS, ``.smpl``, the canonical format and AIST++'s fixed 60 fps keep
+            their own); None: the default of ``configs/io.yaml`` (30). ``fps_source`` in the
+            metadata says which rate was used.
         body: a :class:`~humanscore_torch.body.BodyModel` used only to make z-up and camera
             frame conversions exact (its rest pelvis); None leaves a constant offset of the
             whole trajectory, which no metric sees (see :mod:`humanscore_torch.io.frames`).
@@ -79,7 +81,8 @@ def read_motion_file(
     refuse_mesh_file(path)
     data = read_container(path)
     layout, tracks = read_layout(path, data)
-    return [finish_track(track, path, layout, fps, float(config["default_fps"]),
+    # The caller's rate fills in only where the file and its tool state none.
+    return [finish_track(track, path, layout, None if track.fps else fps, float(config["default_fps"]),
                          int(num_betas or config["num_betas"]), body) for track in tracks]
 
 
@@ -146,7 +149,7 @@ def load_motion_batch(
     Args:
         sources: motion file paths, folders or globs (expanded by :func:`find_motion_files`)
             and/or sequence dicts as :func:`read_motion_file` returns them.
-        fps: frame rate overriding the files' (dicts keep their own).
+        fps: frame rate for files that state none (dicts keep their own).
         body: passed to :func:`read_motion_file` for exact frame conversions.
 
     Returns:
