@@ -105,6 +105,24 @@ def test_wrong_shaped_arrays_name_the_key_and_both_shapes(tmp_path):
     _raises(tmp_path / "e.npz", "no root translation", "'cam_t'", "'transl'")
 
 
+def test_estimator_files_with_nothing_to_score_say_why(tmp_path):
+    # smplcodec's SKEL / SMPL++ bodies hold 46 skeleton coordinates, not SMPL joint rotations.
+    np.savez_compressed(tmp_path / "skel.npz", smplVersion=np.array(5), frameCount=np.array(3),
+                        frameRate=np.array(30.0), bodyPose=np.zeros((3, 46)))
+    (tmp_path / "skel.npz").rename(tmp_path / "skel.smpl")
+    _raises(tmp_path / "skel.smpl", "smplVersion 5", "not SMPL joint rotations")
+    np.savez(tmp_path / "count.smpl.npz", smplVersion=np.array(0), frameCount=np.array(4), frameRate=np.array(30.0),
+             bodyPose=np.zeros((3, 24, 3)), bodyTranslation=np.zeros((3, 3)))
+    _raises(tmp_path / "count.smpl.npz", "frameCount 4 but bodyPose has 3 frames")
+    # CamSMPLify keeps no image whose fit ended above its loss threshold: empty lists.
+    np.savez(tmp_path / "output.npz", imgname=np.array([]), pose=np.array([]), shape=np.array([]),
+             cam_t=np.array([]))
+    _raises(tmp_path / "output.npz", "CamSMPLify output holds no fitted image")
+    (tmp_path / "aist.pkl").write_bytes(pickle.dumps({"smpl_poses": np.zeros((3, 72)), "smpl_trans": np.zeros((3, 3)),
+                                                      "smpl_scaling": np.array([0.0])}))
+    _raises(tmp_path / "aist.pkl", "key 'smpl_scaling'", "one positive number")
+
+
 def test_bad_frame_ids_and_rates(tmp_path):
     wham = _wham_dict()
     wham[0]["frame_ids"] = np.array([0, 1, 3, 2, 4])
