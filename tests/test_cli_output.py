@@ -22,7 +22,7 @@ import humanscore_torch.evaluation as evaluation
 from humanscore_torch.cli import main
 from humanscore_torch.cli.common import EXIT_OUTPUT_IN_USE, EXIT_OUTPUT_UNUSABLE, EXIT_TERMINATED
 from humanscore_torch.io import save_motion
-from humanscore_torch.report.record_log import LOG_NAME, read_record_log
+from humanscore_torch.report.record_log import LOG_NAME, RecordLog, read_record_log
 from humanscore_torch.synthetic.clips import clean_clip
 
 # One clip a batch, so every file is logged on its own and runs compare exactly.
@@ -259,3 +259,24 @@ def test_a_name_that_is_not_utf8_is_scored_and_kept_escaped(tmp_path, clip_folde
     scored = _spy_scoring(monkeypatch)
     assert main(["evaluate", str(folder), "--output", str(out), "--resume", *OPTIONS]) == 0
     assert scored == [] and json.loads((out / "results.json").read_text()) == records
+
+
+def test_a_disk_that_fills_during_the_run_ends_it_with_the_output_code(tmp_path, clip_folder, reference, capsys,
+                                                                        monkeypatch):
+    real_append, appended = RecordLog.append, []
+
+    def append_until_full(log, key, records):
+        if len(appended) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        appended.append(key)
+        real_append(log, key, records)
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        patch.setattr(RecordLog, "append", append_until_full)
+        assert main(["evaluate", str(clip_folder), "--output", str(out), *OPTIONS]) == EXIT_OUTPUT_UNUSABLE
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "No space left" in last and "2 files finished" in last and "--resume" in last
+    assert _logged_files(out) == 2 and _leftovers(out) == []
+    assert main(["evaluate", str(clip_folder), "--output", str(out), "--resume", *OPTIONS]) == 0
+    assert json.loads((out / "results.json").read_text()) == reference

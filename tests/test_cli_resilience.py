@@ -18,8 +18,8 @@ import pytest
 import humanscore_torch.cli.evaluate as evaluate_cli
 import humanscore_torch.evaluation as evaluation
 from humanscore_torch.cli import main
-from humanscore_torch.evaluation import OVERALL_KEY, score_sequences
 from humanscore_torch.cli.common import EXIT_INTERRUPTED
+from humanscore_torch.evaluation import OVERALL_KEY, score_sequences
 from humanscore_torch.io import save_motion
 from humanscore_torch.report.record_log import LOG_NAME, read_record_log
 from humanscore_torch.report.results import write_all, write_csv, write_json

@@ -33,8 +33,15 @@ from ..report.leaderboard import leaderboard_rows, leaderboard_text
 from ..report.record_log import LogContents, RecordLog, read_record_log
 from ..report.results import console_table, write_csv, write_groups, write_json
 from ..report.traces import TraceCollector
-from .common import (EXIT_FAILED, EXIT_OK, Terminated, add_device_and_body_options, load_body,
-                     resolve_device)
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    OutputUnusableError,
+    Terminated,
+    add_device_and_body_options,
+    load_body,
+    resolve_device,
+)
 from .output_folder import OutputFolder
 
 Record = Dict[str, Any]
@@ -127,8 +134,17 @@ class RunRecords:
         return [record for index in sorted(self.done) for record in self.done[index]]
 
     def finish(self, index: int, records: List[Record]) -> None:
-        """File ``index`` is done with ``records`` (a read error's single record, say)."""
-        self.log.append(self.keys[index], records)
+        """File ``index`` is done with ``records`` (a read error's single record, say).
+
+        Raises:
+            OutputUnusableError: the log cannot take them (the disk filled during the run).
+        """
+        try:
+            self.log.append(self.keys[index], records)
+        except OSError as exc:
+            raise OutputUnusableError(f"cannot append to {self.log.path} ({exc.strerror or exc}); the "
+                                      f"{len(self.done)} files finished are in it: rerun with --resume "
+                                      f"once it can be written") from exc
         self.done[index] = records
 
     def expect(self, index: int, count: int) -> None:
@@ -218,6 +234,25 @@ def _score_distributed(fabric, todo: List[int], files: Sequence[Path], run_recor
         run_records.finish(index, records)
 
 
+def _write_results(records: List[Record], output: OutputFolder, group_by: Optional[str],
+                   collector: TraceCollector, body) -> None:
+    """results.json, results.csv, the report with its plots and (with ``group_by``) groups.csv.
+
+    Raises:
+        OutputUnusableError: one cannot be written (the records stay in the log).
+    """
+    try:
+        write_json(records, output.path / "results.json")
+        write_csv(records, output.path / "results.csv")
+        write_report(records, output.path, group_by, collector, body)
+        if group_by:
+            write_groups(records, group_by, output.path)
+    except OSError as exc:
+        raise OutputUnusableError(f"cannot write the results into {output.path} ({exc.strerror or exc}); every "
+                                  f"record is in {output.log_path}: rerun with --resume once it can be "
+                                  f"written") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Score the files, write results, report and plots; 0 when every clip scored, else 1
     (the other exit codes: see the module docstring)."""
@@ -255,12 +290,8 @@ def run(args: argparse.Namespace) -> int:
                       f"rerun with --resume to score the rest and write the results", file=sys.stderr)
                 raise
             records = run_records.records()
-            write_json(records, args.output / "results.json")
-            write_csv(records, args.output / "results.csv")
             # Inside the overrides: timelines and renders use the configured thresholds.
-            write_report(records, args.output, args.group_by, collector, body.to(device))
-        if args.group_by:
-            write_groups(records, args.group_by, args.output)
+            _write_results(records, output, args.group_by, collector, body.to(device))
     print(console_table(records))
     print(leaderboard_text(leaderboard_rows(records, args.group_by), args.group_by))
     failed = sum(r["error"] is not None for r in records)
