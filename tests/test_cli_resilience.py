@@ -169,6 +169,12 @@ def test_interrupted_run_resumes_without_scoring_finished_files(tmp_path, clips,
     files = ["0_walk.npz", "1_two.pkl", "2_squat.npz"]
     assert main(["evaluate", str(folder), "--output", str(tmp_path / "reference"), *OPTIONS]) == 0
     reference = _records(tmp_path / "reference")
+    # The WHAM file states no frame rate: its two clips were scored at the default, and the
+    # console says so.
+    assert [r["metadata"]["fps_source"].startswith(evaluate_cli.DEFAULT_FPS_SOURCE) for r in reference] == \
+        [False, True, True, False]
+    assert "2 of 4 clips state no frame rate in their file and were scored at the default 30 fps" \
+        in capsys.readouterr().err
     assert [Path(r["path"]).name for r in reference] == ["0_walk.npz", "1_two.pkl", "1_two.pkl", "2_squat.npz"]
 
     # Ctrl-C while the second batch is scored: the log holds the files finished by then,
@@ -286,3 +292,16 @@ def test_results_are_replaced_whole_or_not_at_all(tmp_path):
     # Permissions as for any file the user creates (a temporary file's are owner-only).
     (tmp_path / "plain").write_text("x")
     assert os.stat(tmp_path / "results.json").st_mode == os.stat(tmp_path / "plain").st_mode
+
+
+def test_default_fps_summary_counts_scored_clips_by_rate():
+    def record(source, fps=30.0, error=None):
+        return {"fps": fps, "error": error, "metadata": {"fps_source": source}}
+
+    default = evaluate_cli.DEFAULT_FPS_SOURCE + ": default 30 fps"
+    assert evaluate_cli.default_fps_summary([record("mocap_framerate in the file")]) == ""
+    records = [record(default), record("given by the caller", 25.0), record(default, error="broken")]
+    assert evaluate_cli.default_fps_summary(records).startswith("1 of 3 clips state no frame rate")
+    records.append(record(evaluate_cli.DEFAULT_FPS_SOURCE + ": default 24 fps", 24.0))
+    assert "2 of 4 clips" in evaluate_cli.default_fps_summary(records)
+    assert "1 at 24 fps, 1 at 30 fps" in evaluate_cli.default_fps_summary(records)
