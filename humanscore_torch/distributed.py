@@ -1,8 +1,10 @@
 """Evaluation on several processes (GPUs, nodes) through Lightning Fabric (spec 7).
 
-The files are dealt round-robin to the processes, each scores its share on its own device,
-and the per-clip records are gathered on the first process, in the order of the file list,
-so ``humanscore evaluate --devices N --num-nodes M`` writes the results.json of one process.
+The first process's file list is sent to the others, the files are dealt round-robin to the
+processes, each scores its share on its own device, and the per-clip records are gathered on
+the first process, in the order of the file list, so ``humanscore evaluate --devices N
+--num-nodes M`` writes the results of one process (the first process alone touches the output
+folder: it locks it, reads the record log on ``--resume`` and appends the gathered records).
 
 Processes are started by Fabric's ``ddp`` strategy: a plain run re-executes the same command
 line once per extra local device (so call this from a script or the ``humanscore`` command,
@@ -62,6 +64,11 @@ def _gathered_in_order(num_items: int, parts: Sequence[Any]) -> List[Any]:
 
 
 def _worker(fabric: Any, work: ShardWork, items: Sequence[Any]) -> Optional[List[Any]]:
+    # The first process's list is the list: the others may have none (evaluate's --resume
+    # decides what is left to do on the first process only).
+    shared = [list(items)]
+    dist.broadcast_object_list(shared, src=0)
+    items = shared[0]
     indices = shard_indices(len(items), fabric.global_rank, fabric.world_size)
     results = work([items[i] for i in indices], fabric.device)
     parts: List[Any] = [None] * fabric.world_size
@@ -74,24 +81,40 @@ def _worker(fabric: Any, work: ShardWork, items: Sequence[Any]) -> Optional[List
     return _gathered_in_order(len(items), parts) if fabric.is_global_zero else None
 
 
+def launcher(devices: int = 1, num_nodes: int = 1, accelerator: str = "auto") -> Any:
+    """The Lightning Fabric (``ddp``) that runs :func:`map_sharded` on ``devices * num_nodes``
+    processes. Its ``global_rank`` is known before it starts them, so a caller can do what only
+    the first process must (lock the output folder, say) beforehand.
+
+    Args:
+        devices: processes per node. num_nodes: nodes.
+        accelerator: ``"cpu"`` (gloo), ``"cuda"`` (nccl) or ``"auto"``; a device name such as
+            ``"cuda:1"`` gives its type.
+    """
+    from lightning.fabric import Fabric
+
+    accelerator = "auto" if accelerator == "auto" else torch.device(accelerator).type
+    return Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy="ddp")
+
+
 def map_sharded(work: ShardWork, items: Sequence[Any], devices: int = 1, num_nodes: int = 1,
-                accelerator: str = "auto") -> Optional[List[Any]]:
+                accelerator: str = "auto", fabric: Any = None) -> Optional[List[Any]]:
     """Run ``work`` on a share of ``items`` in each of ``devices * num_nodes`` processes.
 
     Args:
         work: ``work(share, device) -> results``, one result per item of the share, in its
             order; results must be picklable (they are gathered with ``all_gather_object``).
-        items: the items (file paths, ...), the same list in every process.
-        devices: processes per node. num_nodes: nodes.
-        accelerator: Fabric's accelerator: ``"cpu"`` (gloo), ``"cuda"`` (nccl) or ``"auto"``.
+        items: the items (file paths, ...) on the global first process, which sends them to the
+            others (theirs are ignored).
+        devices, num_nodes, accelerator: as :func:`launcher`, which makes the Fabric when
+            ``fabric`` is None.
+        fabric: a Fabric from :func:`launcher`, not yet launched.
 
     Returns:
         on the global first process, the results of all items in the order of ``items``;
         None on every other process.
     """
-    from lightning.fabric import Fabric
-
-    fabric = Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy="ddp")
+    fabric = launcher(devices, num_nodes, accelerator) if fabric is None else fabric
     return fabric.launch(_worker, work, list(items))
 
 
@@ -141,7 +164,7 @@ class _ScoreFilesWork:
 
 def evaluate_files(files: Sequence[Path], devices: int, num_nodes: int, device: str = "auto",
                    body_name: str = "default", batch_size: int = 16, fps: Optional[float] = None,
-                   config: Optional[str] = None, flatten: bool = True) -> Optional[List[Any]]:
+                   config: Optional[str] = None, flatten: bool = True, fabric: Any = None) -> Optional[List[Any]]:
     """Score ``files`` on ``devices * num_nodes`` processes (what ``humanscore evaluate
     --devices N --num-nodes M`` runs).
 
@@ -149,15 +172,15 @@ def evaluate_files(files: Sequence[Path], devices: int, num_nodes: int, device: 
         device: ``--device``: ``cpu``, ``cuda``/``cuda:K`` (the accelerator type is used; each
             process takes its own device) or ``auto``.
         flatten: True: one list of records; False: one list of records per file.
-        the others: as :func:`score_files`.
+        fabric: as :func:`map_sharded`.
+        the others: as :func:`score_files`; ``files`` is the first process's (see :func:`map_sharded`).
 
     Returns:
         on the global first process, the records of all files in file order (the same list
         one process writes), or with ``flatten=False`` one list per file; None on the others.
     """
-    accelerator = "auto" if device == "auto" else torch.device(device).type
     work = _ScoreFilesWork(body_name, batch_size, fps, config)
-    per_file = map_sharded(work, list(files), devices, num_nodes, accelerator)
+    per_file = map_sharded(work, list(files), devices, num_nodes, device, fabric)
     if per_file is None or not flatten:
         return per_file
     return [record for records in per_file for record in records]

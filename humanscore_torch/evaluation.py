@@ -2,7 +2,8 @@
 
 The record layout is the stable ``results.json`` format of spec section 8: ``path``,
 ``num_frames``, ``fps``, ``scores`` (0-100 by overall, tier and metric key; ``None`` where a
-metric was not computed), ``raw`` (per metric key: value and unit), ``error``.
+metric was not computed), ``raw`` (per metric key: value and unit), ``error``. Text in a
+record is always valid Unicode (:func:`printable_text`), so every format can hold it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,27 @@ from .functional.result import MetricResult
 from .io import read_motion_file
 from .motion import MotionBatch
 from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
+
+
+def printable_text(text: str) -> str:
+    """``text`` with what is not valid Unicode escaped, so that any writer can encode it.
+
+    A file name that is not valid UTF-8 comes from the operating system as a ``str`` holding
+    lone surrogates (Python's ``surrogateescape``), which UTF-8 writers (csv, Markdown, the
+    console) refuse: each such byte becomes ``\\xNN`` (the name ``b"clip\\xff.npz"`` reads
+    ``clip\\xff.npz``). Valid text is returned as it is.
+    """
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no file system gives: shown as \udXXX
+        data = text.encode("utf-8", "backslashreplace")
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _scalar_metadata(metadata: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The scalar entries of a clip's metadata, for its record (text made printable)."""
+    return {k: printable_text(v) if isinstance(v, str) else v
+            for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
 
 
 def score_batch(
@@ -74,7 +96,7 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
             "fps": float(fps[i]),
             "scores": {**tiers, **scores},
             "raw": raw,
-            "metadata": {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))},
+            "metadata": _scalar_metadata(meta),
             "nonfinite_frames": int(nonfinite[i]),
             "error": None,
         })
@@ -85,10 +107,10 @@ def error_record(path: str, error: str, metadata: Optional[Dict[str, Any]] = Non
     """The record of a clip that could not be scored: every score and raw value ``None``,
     ``num_frames`` 0, ``error`` the reason. ``metadata`` (the clip's, when it was read) keeps
     its scalar entries, so ``--group-by`` counts the failure in the clip's group."""
-    kept = {k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
-    return {"path": path, "num_frames": 0, "fps": None,
+    return {"path": printable_text(path), "num_frames": 0, "fps": None,
             "scores": {OVERALL_KEY: None, **{t: None for t in TIERS}, **{k: None for k in METRIC_KEYS}},
-            "raw": {k: None for k in METRIC_KEYS}, "metadata": kept, "nonfinite_frames": 0, "error": error}
+            "raw": {k: None for k in METRIC_KEYS}, "metadata": _scalar_metadata(metadata), "nonfinite_frames": 0,
+            "error": printable_text(error)}
 
 
 def describe_error(exc: BaseException) -> str:
@@ -108,7 +130,7 @@ def _record_path(metadata: Optional[Dict[str, Any]], index: int) -> str:
     """A record's ``path``: the clip's file, else its name, else its place in the batch (one
     rule for scored and failed records, so a failure is listed under its clip)."""
     meta = metadata or {}
-    return str(meta.get("path", meta.get("name", f"sequence_{index}")))
+    return printable_text(str(meta.get("path", meta.get("name", f"sequence_{index}"))))
 
 
 def read_file_or_error(path: Path, fps: Optional[float] = None) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """``humanscore evaluate`` past bad files (spec 7 and 8): every good clip is scored, every bad
-file is listed with its reason, results are written atomically as files finish, an interrupted
+file is listed with its reason, each finished file is logged as it finishes, an interrupted
 run resumes with ``--resume`` without scoring finished files again, and the exit code is 1
-when anything failed (2 on a usage error)."""
+when anything failed (2 on a usage error, 130 on Ctrl-C). Killed runs, signals, the folder
+lock and unusable outputs: tests/test_cli_output.py."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import pytest
 import humanscore_torch.cli.evaluate as evaluate_cli
 import humanscore_torch.evaluation as evaluation
 from humanscore_torch.cli import main
+from humanscore_torch.cli.common import EXIT_INTERRUPTED
 from humanscore_torch.evaluation import OVERALL_KEY, score_sequences
 from humanscore_torch.io import save_motion
+from humanscore_torch.report.record_log import LOG_NAME, read_record_log
 from humanscore_torch.report.results import write_all, write_csv, write_json
 from humanscore_torch.suite import METRIC_KEYS, TIERS
 from humanscore_torch.synthetic.clips import clean_clip
@@ -166,21 +169,28 @@ def test_interrupted_run_resumes_without_scoring_finished_files(tmp_path, clips,
     files = ["0_walk.npz", "1_two.pkl", "2_squat.npz"]
     assert main(["evaluate", str(folder), "--output", str(tmp_path / "reference"), *OPTIONS]) == 0
     reference = _records(tmp_path / "reference")
+    # The WHAM file states no frame rate: its two clips were scored at the default, and the
+    # console says so.
+    assert [r["metadata"]["fps_source"].startswith(evaluate_cli.DEFAULT_FPS_SOURCE) for r in reference] == \
+        [False, True, True, False]
+    assert "2 of 4 clips state no frame rate in their file and were scored at the default 30 fps" \
+        in capsys.readouterr().err
     assert [Path(r["path"]).name for r in reference] == ["0_walk.npz", "1_two.pkl", "1_two.pkl", "2_squat.npz"]
 
-    # Ctrl-C while the second batch is scored: results.json holds the files finished by then,
-    # whole -- 0_walk, not the half-scored two-person file.
+    # Ctrl-C while the second batch is scored: the log holds the files finished by then,
+    # whole -- 0_walk, not the half-scored two-person file; results.json is written only by a
+    # run that ends (the earlier run's is removed when a run starts).
     out = tmp_path / "out"
     with monkeypatch.context() as patch:
         scored = _spy_scoring(patch, fail_on_call=2)
-        with pytest.raises(KeyboardInterrupt):
-            main(["evaluate", str(folder), "--output", str(out), *OPTIONS])
+        assert main(["evaluate", str(folder), "--output", str(out), *OPTIONS]) == EXIT_INTERRUPTED
     assert scored == [["0_walk.npz", "1_two.pkl"]]
-    assert _records(out) == reference[:1]
-    with open(out / "results.csv", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == 1
+    logged = read_record_log(out / LOG_NAME)
+    assert list(logged.groups.values()) == [reference[:1]] and not logged.torn
+    assert not (out / "results.json").exists() and not (out / "results.csv").exists()
     assert _no_temp_files(out)
-    assert "--resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 finished file logged" in err and "--resume" in err
 
     # Resume: 0_walk is neither read nor scored again; the result is the uninterrupted run's.
     scored = _spy_scoring(monkeypatch)
@@ -208,22 +218,24 @@ def test_interrupted_run_resumes_without_scoring_finished_files(tmp_path, clips,
     assert scored == [] and read == [] and _records(out) == final
 
 
-def test_resume_with_unreadable_results_is_a_usage_error(tmp_path, capsys):
+def test_resume_with_a_log_that_is_not_one_is_a_usage_error(tmp_path, capsys):
     folder, out = tmp_path / "clips", tmp_path / "out"
     folder.mkdir()
     out.mkdir()
     (folder / "clip.npz").write_bytes(b"never read")
+    entry = json.dumps({"file": "a", "part": 0, "parts": 1, "finished": 0.0, "record": {"path": "a"}})
     cases = {
-        '[{"path": "a", "num_frames": 3, "fps": 30.0, "scores": {}, "raw": {}, "err': "cannot read",
-        '{"path": "a"}': "holds a dict",
-        '[{"path": "a", "error": null}]': "record 0",
+        '[{"path": "a"}]\n' + entry + "\n": "line 1",  # an old results.json renamed, then an entry
+        entry + '\n{"file": "b"}\n' + entry + "\n": "line 2",  # an entry without its keys
+        entry.replace('"part": 0', '"part": 1') + "\n" + entry + "\n": "line 1",  # parts out of order
     }
     for text, words in cases.items():
-        (out / "results.json").write_text(text)
+        (out / LOG_NAME).write_text(text)
         assert main(["evaluate", str(folder), "--output", str(out), "--resume", *OPTIONS]) == 2
         err = capsys.readouterr().err
-        assert "--resume" in err and "results.json" in err and words in err, err
-        assert (out / "results.json").read_text() == text  # left for the user to look at
+        assert "--resume" in err and LOG_NAME in err and words in err, err
+        assert len(err.strip().splitlines()) == 1
+        assert (out / LOG_NAME).read_text() == text  # left for the user to look at
 
 
 def test_unexpected_read_error_is_that_files_error(tmp_path, monkeypatch, capsys):
@@ -280,3 +292,16 @@ def test_results_are_replaced_whole_or_not_at_all(tmp_path):
     # Permissions as for any file the user creates (a temporary file's are owner-only).
     (tmp_path / "plain").write_text("x")
     assert os.stat(tmp_path / "results.json").st_mode == os.stat(tmp_path / "plain").st_mode
+
+
+def test_default_fps_summary_counts_scored_clips_by_rate():
+    def record(source, fps=30.0, error=None):
+        return {"fps": fps, "error": error, "metadata": {"fps_source": source}}
+
+    default = evaluate_cli.DEFAULT_FPS_SOURCE + ": default 30 fps"
+    assert evaluate_cli.default_fps_summary([record("mocap_framerate in the file")]) == ""
+    records = [record(default), record("given by the caller", 25.0), record(default, error="broken")]
+    assert evaluate_cli.default_fps_summary(records).startswith("1 of 3 clips state no frame rate")
+    records.append(record(evaluate_cli.DEFAULT_FPS_SOURCE + ": default 24 fps", 24.0))
+    assert "2 of 4 clips" in evaluate_cli.default_fps_summary(records)
+    assert "1 at 24 fps, 1 at 30 fps" in evaluate_cli.default_fps_summary(records)

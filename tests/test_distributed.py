@@ -1,5 +1,6 @@
 """``humanscore evaluate --devices 2`` (two CPU processes, gloo, through Lightning Fabric) writes
-the results.json of one process: the same records, in the same order, with the same numbers."""
+the results.json of one process: the same records, in the same order, with the same numbers;
+``--resume`` with two processes scores what the record log lacks, and only that."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from humanscore_clips import clip  # noqa: E402
 from humanscore_torch.cli import main  # noqa: E402
 from humanscore_torch.distributed import shard_indices  # noqa: E402
 from humanscore_torch.io import save_motion  # noqa: E402
+from humanscore_torch.report.record_log import LOG_NAME, read_record_log  # noqa: E402
 
 
 def _console_script() -> str:
@@ -43,26 +45,8 @@ def _without_paths(value):
             for r in value]
 
 
-def test_shards_cover_every_item_once():
-    shares = [shard_indices(7, rank, 3) for rank in range(3)]
-    assert shares == [[0, 3, 6], [1, 4], [2, 5]]
-    assert shard_indices(1, 1, 2) == []
-
-
-def test_two_processes_write_the_records_of_one(tmp_path):
-    clips_dir = tmp_path / "clips"
-    clips_dir.mkdir()
-    _write_clips(clips_dir)
-    options = ["--device", "cpu", "--batch-size", "2", "--worst-frames", "0"]
-    assert main(["evaluate", str(clips_dir), "--output", str(tmp_path / "one"), *options]) == 1  # the bad file
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    run = subprocess.run([_console_script(), "evaluate", str(clips_dir), "--output", str(tmp_path / "two"),
-                          "--devices", "2", *options], capture_output=True, text=True, env=env, timeout=300,
-                         cwd=tmp_path)
-    assert run.returncode == 1, run.stderr[-3000:]
-    assert "MEMBER: 2/2" in run.stderr  # Fabric really started a second process
-    one = _without_paths(json.loads((tmp_path / "one" / "results.json").read_text()))
-    two = _without_paths(json.loads((tmp_path / "two" / "results.json").read_text()))
+def _assert_same_records(one, two):
+    """``two`` (two processes) holds ``one``'s records (one process) with the same numbers."""
     # File order in the gathered list (one process writes an unreadable file's record as soon as
     # it fails, ahead of the clips still waiting for their batch, so compare by path).
     assert [r["path"] for r in two] == sorted(r["path"] for r in one)
@@ -82,5 +66,44 @@ def test_two_processes_write_the_records_of_one(tmp_path):
                 # abs: float32 posing of differently shaped batches moves the bone-length CV of these
                 # rigid skeletons (its noise floor, ~2e-5 %) by ~2e-7 %.
                 assert b["raw"][key]["value"] == pytest.approx(value["value"], rel=1e-5, abs=1e-6), (a["path"], key)
+
+
+def test_shards_cover_every_item_once():
+    shares = [shard_indices(7, rank, 3) for rank in range(3)]
+    assert shares == [[0, 3, 6], [1, 4], [2, 5]]
+    assert shard_indices(1, 1, 2) == []
+
+
+def test_two_processes_write_the_records_of_one(tmp_path):
+    clips_dir = tmp_path / "clips"
+    clips_dir.mkdir()
+    _write_clips(clips_dir)
+    options = ["--device", "cpu", "--batch-size", "2", "--worst-frames", "0"]
+    assert main(["evaluate", str(clips_dir), "--output", str(tmp_path / "one"), *options]) == 1  # the bad file
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+
+    def two_processes(*extra: str):
+        run = subprocess.run([_console_script(), "evaluate", str(clips_dir), "--output", str(tmp_path / "two"),
+                              "--devices", "2", *options, *extra], capture_output=True, text=True, env=env,
+                             timeout=300, cwd=tmp_path)
+        assert run.returncode == 1, run.stderr[-3000:]
+        assert "MEMBER: 2/2" in run.stderr  # Fabric really started a second process
+        return _without_paths(json.loads((tmp_path / "two" / "results.json").read_text())), run.stderr
+
+    one = _without_paths(json.loads((tmp_path / "one" / "results.json").read_text()))
+    two, _ = two_processes()
+    _assert_same_records(one, two)
+    # A run killed after three files: the first process resumes from the log, and the two
+    # processes score the three files left (the second gets its share from the first).
+    log = tmp_path / "two" / LOG_NAME
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:3]))
+    kept = read_record_log(log).groups
+    resumed, err = two_processes("--resume")
+    assert "--resume: keeping 3 scored files" in err and "scoring 3" in err
+    _assert_same_records(one, resumed)
+    assert [r for r in resumed if r["path"] in {Path(k).name for k in kept}] == \
+        [r for r in two if r["path"] in {Path(k).name for k in kept}]
+    assert len(read_record_log(log).groups) == len(one)
     scored = [r for r in one if r["error"] is None]
     assert len({round(r["scores"]["humanscore"], 3) for r in scored}) > 1  # clips that differ

@@ -1,13 +1,69 @@
-"""Options and helpers shared by the scoring subcommands (device, body)."""
+"""Options and helpers shared by the subcommands: device, body, exit codes, termination."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from typing import Iterator
 
 import torch
 
 from ..body.model import BodyModel
 from ..errors import HumanScoreError
+
+# Exit codes of every subcommand (spec section 8 fixes 0, 1 and 2).
+EXIT_OK = 0  # done: every clip scored
+EXIT_FAILED = 1  # some clip or step failed (listed on stderr)
+EXIT_USAGE = 2  # usage error: bad option or input, nothing scored
+EXIT_OUTPUT_UNUSABLE = 3  # the output folder cannot be created or written (found before scoring)
+EXIT_OUTPUT_IN_USE = 4  # another run is writing into the same output folder
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C (SIGINT): 130, the shells' convention
+EXIT_TERMINATED = 128 + signal.SIGTERM  # SIGTERM: 143
+
+
+class CommandError(Exception):
+    """A subcommand cannot go on for a reason outside its inputs; ends it with ``exit_code``
+    and the message as one line on stderr."""
+
+    exit_code = EXIT_FAILED
+
+
+class OutputUnusableError(CommandError):
+    """The output folder is a file, cannot be created, is read-only or full."""
+
+    exit_code = EXIT_OUTPUT_UNUSABLE
+
+
+class OutputInUseError(CommandError):
+    """Another run holds the output folder's lock."""
+
+    exit_code = EXIT_OUTPUT_IN_USE
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process gets SIGTERM, so that ``finally`` blocks and
+    cleanups run as for Ctrl-C's KeyboardInterrupt (a BaseException for the same reason: no
+    ``except Exception`` swallows it)."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (elsewhere, where
+    Python cannot install handlers, the block runs unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_device_and_body_options(parser: argparse.ArgumentParser) -> None:

@@ -1,15 +1,22 @@
 """``humanscore evaluate PATH...``: score motion files and write results, report and plots.
 
-A bad file never stops the run: a file that cannot be read, and a readable clip whose scoring
-raises, each get a record whose ``error`` says why, and every other clip is scored. Results are
-written (atomically) as each file finishes, so an interrupted run keeps what it finished and
-``--resume`` scores only the rest. The exit code is 1 when any clip failed.
+Before any clip is scored, the output folder is created, locked against a second run into it
+and probed (a file written and fsynced), so an unusable output ends the command at once. A bad
+file never stops the run: a file that cannot be read, and a readable clip whose scoring raises,
+each get a record whose ``error`` says why, and every other clip is scored. Each finished file's
+records are appended to OUTPUT/records.jsonl (one JSON record a line, fsynced: a constant cost
+per file); results.json, results.csv and the report are written from them when the run ends.
+An interrupted run (Ctrl-C, SIGTERM, even kill -9) keeps every finished file in the log, and
+``--resume`` scores only the rest.
+
+Exit codes: 0 every clip scored; 1 some clip failed; 2 usage error; 3 the output folder cannot
+be created or written; 4 another run is writing into the output folder; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -17,20 +24,31 @@ from typing import Any, Dict, List, Optional, Sequence
 from tqdm import tqdm
 
 from ..config import config_overrides
-from ..distributed import add_distributed_options, evaluate_files, is_distributed
+from ..distributed import add_distributed_options, evaluate_files, is_distributed, launcher
 from ..errors import HumanScoreError
-from ..evaluation import read_file_or_error, score_sequences
+from ..evaluation import printable_text, read_file_or_error, score_sequences
 from ..io import find_motion_files
 from ..report.document import write_report
 from ..report.leaderboard import leaderboard_rows, leaderboard_text
-from ..report.results import console_table, write_all, write_groups
+from ..report.record_log import LogContents, RecordLog, read_record_log
+from ..report.results import console_table, write_csv, write_groups, write_json
 from ..report.traces import TraceCollector
-from .common import add_device_and_body_options, load_body, resolve_device
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    OutputUnusableError,
+    Terminated,
+    add_device_and_body_options,
+    load_body,
+    resolve_device,
+)
+from .output_folder import OutputFolder
 
 Record = Dict[str, Any]
 TITLE = "HumanScore evaluation"
-# Keys a results.json record must have for --resume to keep it (spec section 8).
-RECORD_KEYS = ("path", "num_frames", "fps", "scores", "raw", "error")
+# The start of a record's metadata.fps_source when its file states no frame rate and the
+# default was used (written by the loaders: io/layouts.py, finish_track).
+DEFAULT_FPS_SOURCE = "not in the file"
 
 
 def add_parser(subparsers) -> None:
@@ -48,88 +66,65 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--worst-frames", type=int, default=2, metavar="N",
                         help="mesh renders of the N worst frames per kind (penetration, range of motion) in the report")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the records of files OUTPUT/results.json already holds without error and score "
-                             "only the others (new files, and files that failed); without it results.json is "
-                             "overwritten. Timelines and worst-frame renders cover the clips scored in this run")
+                        help="keep the records of files OUTPUT/records.jsonl already holds without error and score "
+                             "only the others (new files, and files that failed); without it a new log is started. "
+                             "Timelines and worst-frame renders cover the clips scored in this run")
     add_device_and_body_options(parser)
     add_distributed_options(parser)
     parser.set_defaults(handler=run)
 
 
-def _path_key(path: Any) -> Path:
-    """A file's identity for matching records to files: its resolved path (so ``clips/a.npz``
-    and ``./clips/a.npz`` are one file)."""
-    return Path(str(path)).resolve()
+def file_key(path: Path) -> str:
+    """A file's identity in the record log: its resolved path as printable text (so
+    ``clips/a.npz`` and ``./clips/a.npz`` are one file, and a name that is not UTF-8 has the
+    escaped form its records show)."""
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the absolute path, unresolved
+        resolved = Path(os.path.abspath(path))
+    return printable_text(str(resolved))
 
 
-def load_resume(results_path: Path, files: Sequence[Path]) -> Dict[int, List[Record]]:
-    """The records ``--resume`` keeps from an earlier run's ``results.json``.
+def resume_records(contents: LogContents, keys: Sequence[str], log_path: Path) -> Dict[int, List[Record]]:
+    """The records ``--resume`` keeps from an earlier run's record log.
 
     Args:
-        results_path: ``OUTPUT/results.json``; a missing file keeps nothing.
-        files: this run's motion files, in order.
+        contents: the log, as read by :func:`~humanscore_torch.report.record_log.read_record_log`.
+        keys: this run's files' :func:`file_key`, in order. log_path: the log (for the message).
 
     Returns:
-        file position in ``files`` -> that file's records (every sequence of a multi-person
-        file), for each file whose records all have ``error`` None. Files that failed, files
-        absent from results.json and records of files not among ``files`` are left out, so
-        those files are scored again (and the stray records dropped).
-
-    Raises:
-        HumanScoreError: results.json exists but is not JSON, not a list, or holds a record
-            without the keys of spec section 8 (a usage error: the run would overwrite it).
+        file position in ``keys`` -> that file's records (every sequence of a multi-person
+        file), for each file whose last records in the log all have ``error`` None. Files that
+        failed and files absent from the log are left out, so those files are scored again;
+        records of files not among ``keys`` stay in the log but not in the results.
     """
-    if not results_path.is_file():
-        print(f"--resume: no {results_path} yet; scoring every file", file=sys.stderr)
-        return {}
-    try:
-        data = json.loads(results_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HumanScoreError(f"--resume: cannot read {results_path} as JSON ({exc}); "
-                              f"remove it, or run without --resume to overwrite it") from exc
-    if not isinstance(data, list):
-        raise HumanScoreError(f"--resume: {results_path} holds a {type(data).__name__}; expected the list of "
-                              f"per-clip records humanscore evaluate writes")
-    for i, record in enumerate(data):
-        missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
-        if missing or not isinstance(record["path"], str):
-            raise HumanScoreError(f"--resume: record {i} of {results_path} is not a results.json record "
-                                  f"(missing or bad {missing or ['path']}); expected keys {list(RECORD_KEYS)}")
-    position = {_path_key(path): i for i, path in enumerate(files)}
-    by_file: Dict[int, List[Record]] = {}
-    failed: set = set()
-    stray = 0
-    for record in data:
-        index = position.get(_path_key(record["path"]))
-        if index is None:
-            stray += 1
-            continue
-        by_file.setdefault(index, []).append(record)
-        if record["error"] is not None:
-            failed.add(index)
-    kept = {i: records for i, records in by_file.items() if i not in failed}
-    message = f"--resume: keeping {len(kept)} scored files of {results_path}, scoring {len(files) - len(kept)}"
+    position = {key: i for i, key in enumerate(keys)}
+    kept = {position[key]: records for key, records in contents.groups.items()
+            if key in position and all(r.get("error") is None for r in records)}
+    message = f"--resume: keeping {len(kept)} scored files of {log_path}, scoring {len(keys) - len(kept)}"
+    stray = sum(key not in position for key in contents.groups)
     if stray:
-        message += f"; dropping {stray} records of files not among PATH"
+        message += f"; leaving out the records of {stray} files not among PATH"
+    if contents.torn:
+        message += "; dropped the file it was writing when it was killed"
     print(message, file=sys.stderr)
     return kept
 
 
-class ResultsLog:
-    """The records of a run, by file, written to ``output`` whenever files finish.
+class RunRecords:
+    """The records of a run, by file, each finished file appended to the record log.
 
-    Only finished files are written (every sequence of a multi-person file scored), in the
-    order of the file list, so results.json always lists whole files: what ``--resume`` needs
-    to tell what is done.
+    A file is finished when every sequence of it is scored (or it failed to read), so the log
+    holds whole files only: what ``--resume`` needs to tell what is done.
 
     Args:
-        files: the run's motion files, in order. output: the output folder.
-        kept: file position -> records kept by ``--resume`` (already finished).
+        keys: the run's files' :func:`file_key`, in order. log: the open record log.
+        kept: file position -> records kept by ``--resume`` (finished, already in the log).
     """
 
-    def __init__(self, files: Sequence[Path], output: Path, kept: Optional[Dict[int, List[Record]]] = None):
-        self.files = list(files)
-        self.output = output
+    def __init__(self, keys: Sequence[str], log: RecordLog, kept: Optional[Dict[int, List[Record]]] = None):
+        self.keys = list(keys)
+        self.log = log
         self.done: Dict[int, List[Record]] = dict(kept or {})
         self.expected: Dict[int, int] = {}
         self.partial: Dict[int, List[Record]] = {}
@@ -139,7 +134,17 @@ class ResultsLog:
         return [record for index in sorted(self.done) for record in self.done[index]]
 
     def finish(self, index: int, records: List[Record]) -> None:
-        """File ``index`` is done with ``records`` (a read error's single record, say)."""
+        """File ``index`` is done with ``records`` (a read error's single record, say).
+
+        Raises:
+            OutputUnusableError: the log cannot take them (the disk filled during the run).
+        """
+        try:
+            self.log.append(self.keys[index], records)
+        except OSError as exc:
+            raise OutputUnusableError(f"cannot append to {self.log.path} ({exc.strerror or exc}); the "
+                                      f"{len(self.done)} files finished are in it: rerun with --resume "
+                                      f"once it can be written") from exc
         self.done[index] = records
 
     def expect(self, index: int, count: int) -> None:
@@ -147,17 +152,11 @@ class ResultsLog:
         self.expected[index] = count
         self.partial[index] = []
 
-    def add(self, index: int, record: Record) -> bool:
-        """One scored sequence of file ``index``; True when that completes the file."""
+    def add(self, index: int, record: Record) -> None:
+        """One scored sequence of file ``index``; the file is finished with its last one."""
         self.partial[index].append(record)
-        if len(self.partial[index]) < self.expected[index]:
-            return False
-        self.done[index] = self.partial.pop(index)
-        return True
-
-    def write(self) -> None:
-        """Replace results.json, results.csv and report.md with the finished files' records."""
-        write_all(self.records(), self.output, title=TITLE)
+        if len(self.partial[index]) == self.expected[index]:
+            self.finish(index, self.partial.pop(index))
 
 
 def failure_summary(records: Sequence[Record]) -> str:
@@ -175,9 +174,26 @@ def failure_summary(records: Sequence[Record]) -> str:
     return "\n".join(lines)
 
 
-def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args: argparse.Namespace,
+def default_fps_summary(records: Sequence[Record]) -> str:
+    """How many clips were scored at the default frame rate because their file states none
+    (``metadata.fps_source``, see :data:`DEFAULT_FPS_SOURCE`); the empty string when none was."""
+    rates: Dict[float, int] = {}
+    for r in records:
+        if r["error"] is None and str(r.get("metadata", {}).get("fps_source", "")).startswith(DEFAULT_FPS_SOURCE):
+            rates[r["fps"]] = rates.get(r["fps"], 0) + 1
+    if not rates:
+        return ""
+    count = sum(rates.values())
+    at = ", ".join(f"{n} at {fps:g} fps" for fps, n in sorted(rates.items())) if len(rates) > 1 \
+        else f"{next(iter(rates)):g} fps"
+    return (f"{count} of {len(records)} clips state no frame rate in their file and were scored at the default "
+            f"{at} (--fps sets it)")
+
+
+def _score_locally(todo: List[int], files: Sequence[Path], run_records: RunRecords, args: argparse.Namespace,
                    body, device: str, collector: TraceCollector) -> None:
-    """Read and score the files at positions ``todo`` in this process, writing as files finish."""
+    """Read and score the files at positions ``todo`` in this process; each file's records go
+    to the log as it finishes."""
     pending: List[Dict[str, Any]] = []
     owners: List[int] = []
 
@@ -186,9 +202,8 @@ def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args
 
         def on_batch(records: List[Record]) -> None:
             # score_sequences gives one record per sequence, in order: zip back to the files.
-            finished = [log.add(next(owner_iter), record) for record in records]
-            if any(finished):
-                log.write()
+            for record in records:
+                run_records.add(next(owner_iter), record)
 
         list(score_sequences(pending, body, args.batch_size, device, on_batch=on_batch,
                              on_results=collector.add, isolate_failures=True))
@@ -198,10 +213,9 @@ def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args
     for index in tqdm(todo, desc="evaluate", unit="file", file=sys.stderr):
         sequences, failure = read_file_or_error(files[index], args.fps)
         if failure is not None:
-            log.finish(index, [failure])
-            log.write()
+            run_records.finish(index, [failure])
             continue
-        log.expect(index, len(sequences))
+        run_records.expect(index, len(sequences))
         pending.extend(sequences)
         owners.extend([index] * len(sequences))
         if len(pending) >= args.batch_size:
@@ -210,54 +224,79 @@ def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args
         score_pending()
 
 
+def _score_distributed(fabric, todo: List[int], files: Sequence[Path], run_records: RunRecords,
+                       args: argparse.Namespace, device: str) -> None:
+    """Score the files at positions ``todo`` on every process of ``fabric``; the records are
+    logged, file by file, once the processes have sent them to this one (the first)."""
+    per_file = evaluate_files([files[i] for i in todo], args.devices, args.num_nodes, device, args.body,
+                              args.batch_size, args.fps, args.config, flatten=False, fabric=fabric)
+    for index, records in zip(todo, per_file):
+        run_records.finish(index, records)
+
+
+def _write_results(records: List[Record], output: OutputFolder, group_by: Optional[str],
+                   collector: TraceCollector, body) -> None:
+    """results.json, results.csv, the report with its plots and (with ``group_by``) groups.csv.
+
+    Raises:
+        OutputUnusableError: one cannot be written (the records stay in the log).
+    """
+    try:
+        write_json(records, output.path / "results.json")
+        write_csv(records, output.path / "results.csv")
+        write_report(records, output.path, group_by, collector, body)
+        if group_by:
+            write_groups(records, group_by, output.path)
+    except OSError as exc:
+        raise OutputUnusableError(f"cannot write the results into {output.path} ({exc.strerror or exc}); every "
+                                  f"record is in {output.log_path}: rerun with --resume once it can be "
+                                  f"written") from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    """Score the files, write results, report and plots; 0 when every clip scored, else 1."""
+    """Score the files, write results, report and plots; 0 when every clip scored, else 1
+    (the other exit codes: see the module docstring)."""
     if args.batch_size <= 0:
         raise HumanScoreError(f"--batch-size: expected a positive integer, got {args.batch_size}")
     files = find_motion_files(args.paths)
     if not files:
         raise HumanScoreError(f"no motion files found in {args.paths}")
-    distributed = is_distributed(args.devices, args.num_nodes)
     device = resolve_device(args.device)
-    # Before loading the body: a bad results.json is reported at once.
-    kept = load_resume(args.output / "results.json", files) if args.resume else {}
-    todo = [i for i in range(len(files)) if i not in kept]
-    log = ResultsLog(files, args.output, kept)
+    fabric = launcher(args.devices, args.num_nodes, device) if is_distributed(args.devices, args.num_nodes) else None
+    if fabric is not None and fabric.global_rank != 0:
+        # Scores the share of the first process's list; only the first process writes.
+        evaluate_files([], args.devices, args.num_nodes, device, args.body, args.batch_size, args.fps,
+                       args.config, flatten=False, fabric=fabric)
+        return EXIT_OK
+    keys = [file_key(path) for path in files]
     collector = TraceCollector(args.group_by, worst_frames=max(args.worst_frames, 0))
-
-    with config_overrides(args.config):
-        try:
-            if distributed:
-                # Each process scores a share of the files still to do (every process reads the
-                # same results.json before the first one writes, so they agree on the list); the
-                # first gets every record, in file order, and writes.
-                per_file = evaluate_files([files[i] for i in todo], args.devices, args.num_nodes, device,
-                                          args.body, args.batch_size, args.fps, args.config, flatten=False)
-                if per_file is None:
-                    return 0
-                for index, records in zip(todo, per_file):
-                    log.finish(index, records)
-                log.write()
-                body = load_body(args.body)
-            else:
-                body = load_body(args.body)
-                if not todo:
-                    log.write()
-                _score_locally(todo, files, log, args, body, device, collector)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: {len(log.done)} finished files are in {args.output}/results.json; "
-                  f"rerun with --resume to score the rest", file=sys.stderr)
-            raise
-        records = log.records()
-        # Inside the overrides: timelines and renders use the configured thresholds.
-        write_report(records, args.output, args.group_by, collector, body.to(device))
-    if args.group_by:
-        write_groups(records, args.group_by, args.output)
+    with OutputFolder(args.output) as output:
+        # Before loading the body: a bad log is reported at once.
+        contents = read_record_log(output.log_path) if args.resume else LogContents()
+        kept = resume_records(contents, keys, output.log_path) if args.resume else {}
+        run_records = RunRecords(keys, output.open_log(keep=contents.length), kept)
+        todo = [i for i in range(len(files)) if i not in kept]
+        with config_overrides(args.config):
+            try:
+                if fabric is not None:
+                    _score_distributed(fabric, todo, files, run_records, args, device)
+                    body = load_body(args.body)
+                else:
+                    body = load_body(args.body)
+                    _score_locally(todo, files, run_records, args, body, device, collector)
+            except (KeyboardInterrupt, Terminated):
+                done = len(run_records.done)
+                print(f"\ninterrupted: {done} finished file{'s' if done != 1 else ''} logged in {output.log_path}; "
+                      f"rerun with --resume to score the rest and write the results", file=sys.stderr)
+                raise
+            records = run_records.records()
+            # Inside the overrides: timelines and renders use the configured thresholds.
+            _write_results(records, output, args.group_by, collector, body.to(device))
     print(console_table(records))
     print(leaderboard_text(leaderboard_rows(records, args.group_by), args.group_by))
     failed = sum(r["error"] is not None for r in records)
-    summary = failure_summary(records)
-    if summary:
-        print(summary, file=sys.stderr)
+    for summary in (default_fps_summary(records), failure_summary(records)):
+        if summary:
+            print(summary, file=sys.stderr)
     print(f"{len(records) - failed} clips scored, {failed} failed; results in {args.output}/", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
