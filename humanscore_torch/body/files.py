@@ -24,14 +24,13 @@ OPTIONAL_KEYS = ("posedirs", "kintree_table", "part_labels", "segment_mass_fract
 
 
 class _ChumpyArray(ArrayStandIn):
-    """``chumpy.Ch`` while unpickling: chumpy keeps the array in ``state['x']``."""
+    """A chumpy object (``chumpy.Ch``) while unpickling: chumpy keeps the array in
+    ``state['x']``; an object without one (a chumpy expression) becomes None, as if absent."""
 
-    def to_array(self, unpickler) -> np.ndarray:
-        """The array in the pickled state."""
+    def to_array(self, unpickler) -> Optional[np.ndarray]:
+        """The array in the pickled state, or None."""
         value = self.state.get("x") if isinstance(self.state, dict) else None
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"chumpy array without its data (state['x'] is {type(value).__name__})")
-        return value
+        return value if isinstance(value, np.ndarray) else None
 
 
 class _SparseMatrix(ArrayStandIn):
@@ -69,7 +68,7 @@ class _CsrMatrix(_SparseMatrix):
 def _smpl_globals(module: str, name: str) -> Optional[type]:
     """The classes an SMPL release pickle names besides plain data: chumpy arrays and scipy's
     compressed sparse matrices (any module spelling: ``scipy.sparse.csc``, ``scipy.sparse._csc``)."""
-    if module.split(".")[0] == "chumpy" and name == "Ch":
+    if module.split(".")[0] == "chumpy":
         return _ChumpyArray
     if module.startswith("scipy.sparse"):
         return {"csc_matrix": _SparseMatrix, "csr_matrix": _CsrMatrix}.get(name)
