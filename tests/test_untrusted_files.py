@@ -149,7 +149,7 @@ def _write(path: Path, fmt: str, obj) -> Path:
     """Write ``obj`` to ``path`` in one container format."""
     if fmt == "pickle":
         path.write_bytes(pickle.dumps(obj, protocol=4))
-    elif fmt == "pickle2":
+    elif fmt in ("pickle2", "torch_plain_pickle"):  # the latter: pickle.dump of tensors to a .pt
         path.write_bytes(pickle.dumps(obj, protocol=2))
     elif fmt == "joblib":
         pytest.importorskip("joblib").dump(obj, path)
@@ -165,7 +165,7 @@ def _write(path: Path, fmt: str, obj) -> Path:
 
 
 FORMATS = {"pickle": ".pkl", "pickle2": ".pkl", "joblib": ".joblib", "torch_zip": ".pt", "torch_legacy": ".pt",
-           "npz_object": ".npz", "npy_object": ".npy"}
+           "torch_plain_pickle": ".pt", "npz_object": ".npz", "npy_object": ".npy"}
 PAYLOADS = ("os_system", "builtins_open", "eval", "subprocess", "memmap_write", "memmap_pth", "bytearray_alloc",
             "tensor_alloc")
 
@@ -212,7 +212,7 @@ def test_plain_data_in_every_format_still_loads(tmp_path):
     data = {0: {**_motion(6), "frame_ids": np.arange(6)}}
     tensors = {"smpl_params_global": {"global_orient": torch.zeros(6, 3), "body_pose": torch.zeros(6, 63),
                                       "transl": torch.zeros(6, 3), "betas": torch.zeros(6, 10)}}
-    for fmt in ("pickle", "pickle2", "joblib", "torch_zip", "torch_legacy", "npy_object"):
+    for fmt in ("pickle", "pickle2", "joblib", "torch_zip", "torch_legacy", "torch_plain_pickle", "npy_object"):
         for obj in (data, tensors):
             path = _write(tmp_path / f"ok_{fmt}{FORMATS[fmt]}", fmt, obj)
             (sequence,) = read_motion_file(path)
@@ -239,10 +239,12 @@ def _zip_bomb(path: Path, inflated: int, declared: int) -> Path:
     return path
 
 
-def _npy_with_header(path: Path, shape) -> Path:
-    header = repr({"descr": "<f8", "fortran_order": False, "shape": shape}).encode()
-    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
-    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + bytes(64))
+def _npy_with_header(path: Path, shape, padding: int = 0) -> Path:
+    """An .npy file declaring ``shape`` (float64) over 64 bytes of data; ``padding`` spaces
+    make its header that much longer (format 2.0: a 4-byte header length)."""
+    header = repr({"descr": "<f8", "fortran_order": False, "shape": shape}).encode() + b" " * padding
+    header += b" " * (63 - (len(header) + 12) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header + bytes(64))
     return path
 
 
@@ -272,6 +274,8 @@ def _resource_attacks(folder: Path):
                                    "exceeds io.max_decompressed_bytes"),
         "npy_header_overflow": (_npy_with_header(folder / "overflow.npy", (2**62, 2**62, 2**62)),
                                 "exceeds io.max_decompressed_bytes"),
+        "npy_header_1MB": (_npy_with_header(folder / "long_header.npy", (4, 72), padding=2**20),
+                           "Header info length"),
         "clip_1e6_frames": (_long_clip(folder / "long.npz", 10**6), "exceed io.max_frames"),
         "betas_50": (folder / "huge_betas.npz", "exceeds io.max_abs_betas"),
         "dev_zero": (Path("/dev/zero"), "not a regular file (character device)"),
