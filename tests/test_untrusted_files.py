@@ -348,6 +348,9 @@ def test_find_motion_files_keeps_loops_and_special_files_as_paths(tmp_path):
     save_motion(tmp_path / "good.npz", _clip())
     found = find_motion_files([tmp_path, tmp_path / "loop.npz", tmp_path / "missing_loop.npz"])
     assert [p.name for p in found] == ["good.npz", "loop.npz", "missing_loop.npz", "pipe.pkl"]
+    os.mkfifo(tmp_path / "pipe.mot")  # OpenSim files are opened by their own reader: checked first
+    with pytest.raises(MotionFileError, match="not a regular file"):
+        read_motion_file(tmp_path / "pipe.mot")
 
 
 # ------------------------------------------------------------------------------ values

@@ -584,30 +584,49 @@ def _file_kind(mode: int) -> str:
     return "special file"
 
 
-def _read_bytes(reading: _Reading) -> bytes:
-    """The file's bytes: a regular file no larger than ``io.max_file_bytes``. It is opened
-    without blocking (a FIFO would block an ordinary open) and checked again once open."""
-    path, limit = reading.path, reading.limits.max_file_bytes
+def _check_file(reading: _Reading) -> None:
+    """The path must name a regular file (through any symlinks) of at most ``io.max_file_bytes``."""
     try:
-        info = os.stat(path)
+        info = os.stat(reading.path)
     except FileNotFoundError:
         raise reading.fail("file not found") from None
     except OSError as exc:  # a symlink loop (ELOOP), a permission problem
         raise reading.fail(f"cannot read file ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
         raise reading.fail("is a directory, not a motion file (use find_motion_files)")
+    _check_regular(reading, info)
+
+
+def _check_regular(reading: _Reading, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise reading.fail(f"not a regular file ({_file_kind(info.st_mode)}): refused without reading it")
-    if info.st_size > limit:
+    if info.st_size > reading.limits.max_file_bytes:
         raise reading.over("file size", info.st_size, "max_file_bytes")
+
+
+def check_file(path, limits: Optional[ReadLimits] = None) -> None:
+    """Refuse, without opening it, a path that :func:`read_container` would refuse before
+    reading: missing, a directory, a symlink loop, not a regular file (device, FIFO, socket) or
+    larger than ``io.max_file_bytes``. For readers that open the file themselves (OpenSim).
+
+    Raises:
+        MotionFileError: naming the file and the problem.
+    """
+    with _reading(Path(path), limits or ReadLimits.from_config()) as reading:
+        _check_file(reading)
+
+
+def _read_bytes(reading: _Reading) -> bytes:
+    """The file's bytes: a regular file no larger than ``io.max_file_bytes``. It is opened
+    without blocking (a FIFO would block an ordinary open) and checked again once open."""
+    _check_file(reading)
+    limit = reading.limits.max_file_bytes
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        descriptor = os.open(reading.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise reading.fail(f"cannot read file ({exc.strerror or exc})") from None
     with os.fdopen(descriptor, "rb") as handle:
-        opened = os.fstat(handle.fileno())
-        if not stat.S_ISREG(opened.st_mode):  # replaced between the two looks
-            raise reading.fail(f"not a regular file ({_file_kind(opened.st_mode)}): refused without reading it")
+        _check_regular(reading, os.fstat(handle.fileno()))  # replaced between the two looks?
         try:
             data = handle.read(limit + 1)
         except OSError as exc:

@@ -119,7 +119,11 @@ class _File:
         kind = _number_kind(value)
         if kind in ("bool", "complex"):
             raise self.fail(f"key {name!r}: expected real numbers, found a {kind} array")
-        self.check_frames(f"key {name!r}", int(np.shape(value)[0]) if np.ndim(value) else 0)
+        try:
+            rows = int(np.shape(value)[0]) if np.ndim(value) else 0
+        except ValueError:  # ragged nested lists: refused below as not numeric
+            rows = 0
+        self.check_frames(f"key {name!r}", rows)
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().double().numpy()
         try:

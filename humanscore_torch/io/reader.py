@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import load_config
 from ..errors import MotionFileError
-from .containers import read_container
+from .containers import check_file, read_container
 from .layouts import finish_track, read_layout
 
 if TYPE_CHECKING:  # the body package reads its files with .containers: no import cycle at run time
@@ -84,8 +84,7 @@ def read_motion_file(
                                      and math.isfinite(rate) and rate > 0):
             raise MotionFileError(path, f"{name}: expected a frame rate > 0, got {rate!r}")
     if path.suffix.lower() == ".mot":
-        if not path.is_file():
-            raise MotionFileError(path, "file not found")
+        check_file(path)
         return _read_opensim(path, fps)
     config = load_config("io")
     data = read_container(path)
