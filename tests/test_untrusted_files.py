@@ -219,6 +219,24 @@ def test_plain_data_in_every_format_still_loads(tmp_path):
             assert sequence["body_pose"].shape == (6, 23, 3) and sequence["fps"] == IO["default_fps"]
 
 
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_plain_data_of_every_pickle_protocol_round_trips(tmp_path, protocol):
+    import collections
+
+    arrays = {"int": np.arange(6).reshape(2, 3), "fortran": np.asfortranarray(np.ones((3, 2))),
+              "big_endian": np.arange(3, dtype=">f8"), "text": np.array(["ab", "c"]),
+              "record": np.zeros(2, dtype=[("x", "f4"), ("y", "i2")]), "objects": np.array([None, "a"], dtype=object)}
+    plain = {"scalar": np.float32(2.5), "set": {1, 2}, "frozen": frozenset([3]), "tuple": (1, "x", b"by", 2.0, None, 1j),
+             "bytes": bytearray(b"xy"), "ordered": collections.OrderedDict(x=1), "default": collections.defaultdict(list)}
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({**arrays, **plain, "tensor": torch.arange(4.0)}, protocol=protocol))
+    loaded = read_container(path)
+    for key, value in arrays.items():
+        assert np.array_equal(loaded[key], value) and type(loaded[key]) is np.ndarray, key
+    assert {key: loaded[key] for key in plain} == plain
+    assert torch.equal(loaded["tensor"], torch.arange(4.0))
+
+
 # ------------------------------------------------------------------------------ resources
 def _zip_bomb(path: Path, inflated: int, declared: int) -> Path:
     """A one-member npz whose deflate stream inflates to ``inflated`` zero bytes (pieces

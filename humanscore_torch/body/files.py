@@ -119,8 +119,6 @@ def read_body_file(path: Union[str, Path]) -> Dict[str, np.ndarray]:
         BodyModelError: missing file, unknown extension, unreadable or incomplete file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BodyModelError(f"{path}: body-model file not found")
     if path.suffix == ".pkl":
         return read_smpl_pickle(path)
     if path.suffix != ".npz":
