@@ -226,8 +226,9 @@ def test_plain_data_of_every_pickle_protocol_round_trips(tmp_path, protocol):
     arrays = {"int": np.arange(6).reshape(2, 3), "fortran": np.asfortranarray(np.ones((3, 2))),
               "big_endian": np.arange(3, dtype=">f8"), "text": np.array(["ab", "c"]),
               "record": np.zeros(2, dtype=[("x", "f4"), ("y", "i2")]), "objects": np.array([None, "a"], dtype=object)}
-    plain = {"scalar": np.float32(2.5), "set": {1, 2}, "frozen": frozenset([3]), "tuple": (1, "x", b"by", 2.0, None, 1j),
-             "bytes": bytearray(b"xy"), "ordered": collections.OrderedDict(x=1), "default": collections.defaultdict(list)}
+    plain = {"scalar": np.float32(2.5), "set": {1, 2}, "frozen": frozenset([3]),
+             "tuple": (1, "x", b"by", 2.0, None, 1j), "bytes": bytearray(b"xy"),
+             "ordered": collections.OrderedDict(x=1), "default": collections.defaultdict(list)}
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({**arrays, **plain, "tensor": torch.arange(4.0)}, protocol=protocol))
     loaded = read_container(path)

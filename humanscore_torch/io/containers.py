@@ -424,6 +424,9 @@ def _safe_table() -> Dict[Tuple[str, str], Any]:
     table: Dict[Tuple[str, str], Any] = {
         ("builtins", "int"): int, ("builtins", "float"): float, ("builtins", "complex"): complex,
         ("builtins", "bool"): bool,
+        # The base argument of copyreg._reconstructor (protocol 0/1 objects); a bare instance of
+        # it is no plain data and _plain_data refuses it.
+        ("builtins", "object"): object,
         ("builtins", "bytes"): _bytes_from(bytes), ("builtins", "bytearray"): _bytes_from(bytearray),
         ("_codecs", "encode"): _bytes_from(bytes),  # protocol-2 pickles spell bytes encode(str, "latin1")
         ("collections", "OrderedDict"): _plain_dict, ("collections", "defaultdict"): _plain_dict,
@@ -508,7 +511,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler lets 
 
     def _reconstructor(self, cls, base, state=None):
         """``copyreg._reconstructor`` (protocol 0/1 objects), for stand-in classes only."""
-        if not (isinstance(cls, type) and issubclass(cls, ArrayStandIn)) or state is not None:
+        if not (isinstance(cls, type) and issubclass(cls, ArrayStandIn)) or base is not object or state is not None:
             raise _Refused(f"copyreg._reconstructor of {getattr(cls, '__name__', type(cls).__name__)}")
         return cls.__new__(cls)
 
