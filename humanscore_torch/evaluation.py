@@ -133,12 +133,14 @@ def _record_path(metadata: Optional[Dict[str, Any]], index: int) -> str:
     return printable_text(str(meta.get("path", meta.get("name", f"sequence_{index}"))))
 
 
-def read_file_or_error(path: Path, fps: Optional[float] = None) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
+def read_file_or_error(path: Path, default_fps: Optional[float] = None
+                       ) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """Read a motion file for scoring: its sequence dicts and None, or no sequence and the
     file's :func:`error_record` when it cannot be read (any exception: a bad file is that
-    file's failure, not the run's) or holds no sequence."""
+    file's failure, not the run's) or holds no sequence. ``default_fps`` is the rate of a file
+    that states none (``--fps``); a file's own rate is kept."""
     try:
-        sequences = read_motion_file(path, fps=fps)
+        sequences = read_motion_file(path, default_fps=default_fps)
         if not sequences:
             raise HumanScoreError(f"{path}: the file holds no motion sequence")
     except Exception as exc:  # noqa: BLE001

@@ -46,7 +46,8 @@ def test_lbs_matches_smplx_on_a_written_smpl_file(tmp_path):
     assert (out.joints - ref_joints).abs().max() < 1e-5
 
 
-def test_npz_and_chumpy_pickle_load_the_same_arrays(tmp_path):
+@pytest.mark.parametrize("protocol", [0, 2])  # 0: objects as copyreg._reconstructor(cls, object, None)
+def test_npz_and_chumpy_pickle_load_the_same_arrays(tmp_path, protocol):
     arrays = make_smpl_arrays(seed=5)
     np.savez(tmp_path / "model.npz", **arrays)
 
@@ -88,7 +89,7 @@ def test_npz_and_chumpy_pickle_load_the_same_arrays(tmp_path):
             release[key] = Ch(arrays[key])
         release["J_regressor"] = csc_matrix(arrays["J_regressor"])
         with open(tmp_path / "model.pkl", "wb") as fh:
-            pickle.dump(release, fh, protocol=2)
+            pickle.dump(release, fh, protocol=protocol)
     finally:
         for name, module in saved.items():
             sys.modules.pop(name) if module is None else sys.modules.__setitem__(name, module)

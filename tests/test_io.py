@@ -605,7 +605,7 @@ def test_aistpp_walk_in_its_scaled_units_at_60_fps(tmp_path, default_body, walk,
     torch.testing.assert_close(sequence["transl"].double(), torch.from_numpy(tr), atol=1e-5, rtol=0)
     _assert_twin(default_body, amass_twin, sequence, fps=60.0)
     # The caller's rate is for files that state none: AIST++'s is known.
-    assert read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", fps=30.0)[0]["fps"] == 60.0
+    assert read_motion_file(tmp_path / "gWA_sFM_cAll_d27_mWA2_ch21.pkl", default_fps=30.0)[0]["fps"] == 60.0
 
 
 def test_meshcapade_smpl_walk(tmp_path, default_body, walk, amass_twin):

@@ -1,20 +1,20 @@
 """Reading body-model files: SMPL ``.npz`` / ``.pkl`` (without chumpy) and the embedded body.
 
-The original SMPL ``.pkl`` files pickle chumpy arrays and scipy sparse matrices, written by
-Python 2. They are read here with an unpickler that swaps those classes for small stand-ins
-that keep only the arrays, so neither chumpy nor scipy needs to be installed.
+Body files are untrusted like motion files and read by the same reader
+(:func:`~humanscore_torch.io.containers.read_container`). The original SMPL ``.pkl`` files
+pickle chumpy arrays and scipy sparse matrices, written by Python 2; the reader rebuilds those
+as numpy arrays, so neither chumpy nor scipy needs to be installed, and refuses anything else.
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from ..errors import BodyModelError
+from ..errors import BodyModelError, MotionFileError
+from ..io.containers import ArrayStandIn, read_container
 
 DEFAULT_BODY_PATH = Path(__file__).with_name("assets") / "default_body.npz"
 
@@ -23,71 +23,63 @@ REQUIRED_KEYS = ("v_template", "shapedirs", "J_regressor", "weights", "f")
 OPTIONAL_KEYS = ("posedirs", "kintree_table", "part_labels", "segment_mass_fractions")
 
 
-class _ChumpyStandIn:
-    """Replaces ``chumpy.Ch`` while unpickling: chumpy keeps the array in state['x']."""
+class _ChumpyArray(ArrayStandIn):
+    """A chumpy object (``chumpy.Ch``) while unpickling: chumpy keeps the array in
+    ``state['x']``; an object without one (a chumpy expression) becomes None, as if absent."""
 
-    def __init__(self, *args, **kwargs):
-        self.array = None
+    def to_array(self, unpickler) -> Optional[np.ndarray]:
+        """The array in the pickled state, or None."""
+        value = self.state.get("x") if isinstance(self.state, dict) else None
+        return value if isinstance(value, np.ndarray) else None
 
-    def __setstate__(self, state):
-        self.array = np.asarray(state["x"]) if isinstance(state, dict) and "x" in state else None
 
+class _SparseMatrix(ArrayStandIn):
+    """A scipy.sparse ``csc_matrix`` / ``csr_matrix`` while unpickling, rebuilt as a dense array
+    from its pickled ``data``/``indices``/``indptr`` (compressed columns or rows)."""
 
-class _SparseStandIn:
-    """Replaces scipy.sparse matrices while unpickling; rebuilds a dense array on demand.
+    compressed_rows = False
 
-    Subclassed per pickled class name (``csc_matrix``, ``csr_matrix``) so the layout is known.
-    """
-
-    format_name = "csc_matrix"
-
-    def __init__(self, *args, **kwargs):
-        self.state: Dict[str, Any] = {}
-
-    def __setstate__(self, state):
-        self.state = state
-
-    def to_dense(self) -> np.ndarray:
-        """The matrix as a dense float64 array of its pickled shape, from the pickled
-        ``data``/``indices``/``indptr`` (CSR when ``format_name`` starts with ``csr``, else CSC)."""
-        s = self.state
-        shape = tuple(s.get("_shape", s.get("shape")))
-        data, indices, indptr = np.asarray(s["data"]), np.asarray(s["indices"]), np.asarray(s["indptr"])
+    def to_array(self, unpickler) -> np.ndarray:
+        """The dense float64 matrix, its size charged to the file's read bounds."""
+        state = self.state if isinstance(self.state, dict) else {}
+        shape = tuple(int(n) for n in state.get("_shape", state.get("shape", ())))
+        data, indices, indptr = (np.asarray(state.get(k, ())) for k in ("data", "indices", "indptr"))
+        if len(shape) != 2 or min(shape) < 0:
+            raise ValueError(f"sparse matrix: shape {shape} is not 2-D")
+        rows, cols = shape
+        outer, inner = (rows, cols) if self.compressed_rows else (cols, rows)
+        if indptr.shape != (outer + 1,) or indices.shape != data.shape or indptr[0] != 0 or indptr[-1] != len(data) \
+                or np.any(np.diff(indptr) < 0) or np.any((indices < 0) | (indices >= inner)):
+            raise ValueError(f"sparse matrix: data, indices and indptr do not describe a {shape} matrix")
+        unpickler.reading.allocate(rows * cols * 8, f"sparse matrix of shape {shape} made dense")
         dense = np.zeros(shape, dtype=np.float64)
-        compressed_rows = type(self).format_name.startswith("csr")
-        for k in range(len(indptr) - 1):
-            sl = slice(indptr[k], indptr[k + 1])
-            if compressed_rows:
-                dense[k, indices[sl]] = data[sl]
-            else:
-                dense[indices[sl], k] = data[sl]
+        compressed = np.repeat(np.arange(outer), np.diff(indptr))
+        if self.compressed_rows:
+            dense[compressed, indices] = data
+        else:
+            dense[indices, compressed] = data
         return dense
 
 
-class _SmplUnpickler(pickle.Unpickler):
-    """Unpickles SMPL ``.pkl`` files without chumpy or scipy installed."""
-
-    def find_class(self, module: str, name: str):
-        """Resolve ``chumpy`` classes to :class:`_ChumpyStandIn` and ``scipy.sparse`` classes to
-        a :class:`_SparseStandIn` subclass named after them (so the layout is known); every
-        other global is resolved as ``pickle.Unpickler`` does."""
-        if module.startswith("chumpy"):
-            return _ChumpyStandIn
-        if module.startswith("scipy.sparse"):
-            return type(name, (_SparseStandIn,), {"format_name": name})
-        return super().find_class(module, name)
+class _CsrMatrix(_SparseMatrix):
+    compressed_rows = True
 
 
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, _ChumpyStandIn):
-        return value.array
-    if isinstance(value, _SparseStandIn):
-        return value.to_dense()
-    return value
+def _smpl_globals(module: str, name: str) -> Optional[type]:
+    """The classes an SMPL release pickle names besides plain data: chumpy arrays and scipy's
+    compressed sparse matrices (any module spelling: ``scipy.sparse.csc``, ``scipy.sparse._csc``)."""
+    if module.split(".")[0] == "chumpy":
+        return _ChumpyArray
+    if module.startswith("scipy.sparse"):
+        return {"csc_matrix": _SparseMatrix, "csr_matrix": _CsrMatrix}.get(name)
+    return None
 
 
 def read_smpl_pickle(path: Union[str, Path]) -> Dict[str, np.ndarray]:
     """Read an SMPL ``.pkl`` (original chumpy release or a plain-numpy re-save) to numpy arrays.
+
+    The file is read as any untrusted file (:func:`~humanscore_torch.io.containers.read_container`:
+    plain data only, bounded), with chumpy's ``Ch`` and scipy's sparse matrices rebuilt as arrays.
 
     Args:
         path: the file.
@@ -96,17 +88,20 @@ def read_smpl_pickle(path: Union[str, Path]) -> Dict[str, np.ndarray]:
         dict of name -> numpy array (``J_regressor`` dense, ``f`` int64).
 
     Raises:
-        BodyModelError: the file cannot be read or lacks a required array.
+        BodyModelError: the file cannot be read, names a refused type, or lacks a required array.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = _SmplUnpickler(fh, encoding="latin1").load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise BodyModelError(f"{path}: cannot unpickle SMPL model ({exc})") from exc
+    raw = _read(path, _smpl_globals)
     if not isinstance(raw, dict):
         raise BodyModelError(f"{path}: expected a pickled dict of arrays, got {type(raw).__name__}")
-    return _check_body_arrays(path, {k: _to_plain(v) for k, v in raw.items()})
+    return _check_body_arrays(path, raw)
+
+
+def _read(path: Path, extra_globals=None) -> Any:
+    try:
+        return read_container(path, extra_globals)
+    except MotionFileError as exc:
+        raise BodyModelError(f"{path}: cannot read body-model file: {exc.problem}") from None
 
 
 def read_body_file(path: Union[str, Path]) -> Dict[str, np.ndarray]:
@@ -124,17 +119,13 @@ def read_body_file(path: Union[str, Path]) -> Dict[str, np.ndarray]:
         BodyModelError: missing file, unknown extension, unreadable or incomplete file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BodyModelError(f"{path}: body-model file not found")
     if path.suffix == ".pkl":
         return read_smpl_pickle(path)
     if path.suffix != ".npz":
         raise BodyModelError(f"{path}: expected a .pkl or .npz SMPL-format body file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise BodyModelError(f"{path}: cannot read body-model npz ({exc})") from exc
+    arrays = _read(path)
+    if not isinstance(arrays, dict):
+        raise BodyModelError(f"{path}: expected an npz archive of arrays, got {type(arrays).__name__}")
     return _check_body_arrays(path, arrays)
 
 

@@ -54,7 +54,7 @@ def _read(path: Path, args: argparse.Namespace, body) -> List[Dict[str, Any]]:
         from ..io.opensim import read_opensim_motion
 
         return read_opensim_motion(path, args.opensim_model, body=body, fps=args.fps)
-    return read_motion_file(path, fps=args.fps)
+    return read_motion_file(path, default_fps=args.fps)
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -139,13 +140,18 @@ class RunRecords:
         Raises:
             OutputUnusableError: the log cannot take them (the disk filled during the run).
         """
+        # Ctrl-C and SIGTERM wait until the file is both in the log and counted as done, so the
+        # interruption message counts exactly what the log holds.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self.log.append(self.keys[index], records)
+            self.done[index] = records
         except OSError as exc:
             raise OutputUnusableError(f"cannot append to {self.log.path} ({exc.strerror or exc}); the "
                                       f"{len(self.done)} files finished are in it: rerun with --resume "
                                       f"once it can be written") from exc
-        self.done[index] = records
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def expect(self, index: int, count: int) -> None:
         """File ``index`` was read into ``count`` sequences, to be scored."""

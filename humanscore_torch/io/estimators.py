@@ -45,7 +45,7 @@ import torch
 from ..config import load_config
 from ..errors import MotionFileError
 from .frames import CAMERA_TO_Y_UP, ground_levelling, rest_pelvis_position, rotate_world
-from .layouts import (RawTrack, _betas, _body, _check_frames, _File, _file_fps, _file_info, _frame_ids,
+from .layouts import (RawTrack, _betas, _body, _check_frame_ids, _check_frames, _File, _file_fps, _file_info, _frame_ids,
                       _full_pose, _note, _read_smpl_dict, _translation)
 
 # Mesh files: vertices and faces, no pose parameters.
@@ -157,7 +157,7 @@ def read_tram(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     ids = _frame_ids(f, data, "frame", num_frames)
     match = re.search(r"track_(\d+)", f.path.stem)
     track = RawTrack(root, body, trans, betas, "camera", frame_ids=ids,
-                     track=int(match.group(1)) if match else None, fps=_file_fps(data), notes=notes,
+                     track=int(match.group(1)) if match else None, fps=_file_fps(f, data), notes=notes,
                      info={**_file_info(data), "estimator": "TRAM", "body_model": "SMPL"})
     camera = _tram_camera(f, ids, num_frames)
     if camera is None:
@@ -242,6 +242,7 @@ def read_phalp(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
             _note(track.notes, f"no image 'size': depth left at PHALP's {PHALP_FOCAL_PX:g} px focal for a "
                                f"{PHALP_CROP_PX:g} px frame, not metric (motion along the view exaggerated)")
         track.frame_ids = np.array([e[0] for e in entries], dtype=np.int64)
+        _check_frame_ids(f, f"track {tid!r}: time", track.frame_ids)
         if np.any(np.diff(track.frame_ids) <= 0):
             raise f.fail(f"track {tid!r}: appears twice in one frame")
         track.track = tid
@@ -270,7 +271,7 @@ def read_camsmplify(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     _check_frames(f, {"pose": pose, "cam_t": trans, "shape": betas})
     notes.insert(0, "CamSMPLify output.npz: one row per image, in file order; root translation from 'cam_t' "
                     "(camera frame)")
-    return [RawTrack(root, body, trans, betas, "camera", fps=_file_fps(data), notes=notes,
+    return [RawTrack(root, body, trans, betas, "camera", fps=_file_fps(f, data), notes=notes,
                      info={**_file_info(data), "estimator": "CameraHMR/CamSMPLify", "body_model": model})]
 
 
@@ -303,7 +304,7 @@ def read_aistpp(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         _note(notes, f"AIST++ smpl_trans / smpl_scaling ({scaling[0]:.4g}): the SMPL-sized body in metres")
     else:
         _note(notes, "AIST++ without smpl_scaling: smpl_trans taken as metres")
-    fps = _file_fps(data) or (AISTPP_FPS, "AIST++ rate (60 fps)")
+    fps = _file_fps(f, data) or (AISTPP_FPS, "AIST++ rate (60 fps)")
     return [RawTrack(root, body, trans, None, "y_up", fps=fps, notes=notes,
                      info={**_file_info(data), "dataset": "AIST++", "body_model": model})]
 
@@ -361,4 +362,4 @@ def read_smplcodec(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     gender = _SMPLCODEC_GENDERS.get(_small_int(f, data, "gender", 0))
     if gender:
         info["gender"] = gender
-    return [RawTrack(root, body, trans, betas, "y_up", fps=_file_fps(data), notes=notes, info=info)]
+    return [RawTrack(root, body, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=info)]

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ..body.skeleton import UNMEASURED_JOINTS_KEY, joint_name_list
+from ..config import load_config
 from ..errors import MotionFileError
 from ..rotations import rotmat_to_rotvec
 from .frames import CAMERA_NOTE, CAMERA_TO_Y_UP, Z_UP_NOTE, Z_UP_TO_Y_UP, rest_pelvis_position, rotate_world
@@ -93,10 +94,13 @@ class RawTrack:
 
 
 class _File:
-    """The file being read: turns problems into MotionFileError(path, problem)."""
+    """The file being read: turns problems into MotionFileError(path, problem), and holds the
+    bounds on its values (``configs/io.yaml``: ``max_frames``, ``rotation_tolerance``)."""
 
     def __init__(self, path: Path):
         self.path = path
+        config = load_config("io")
+        self.max_frames, self.rotation_tolerance = int(config["max_frames"]), float(config["rotation_tolerance"])
 
     def fail(self, problem: str) -> MotionFileError:
         """A MotionFileError naming this file and ``problem`` (returned, not raised)."""
@@ -108,6 +112,14 @@ class _File:
         if key not in mapping:
             raise self.fail(f"key {name!r} is missing (keys found: {_key_list(mapping)})")
         value = mapping[key]
+        kind = _number_kind(value)
+        if kind in ("bool", "complex"):
+            raise self.fail(f"key {name!r}: expected real numbers, found a {kind} array")
+        try:
+            rows = int(np.shape(value)[0]) if np.ndim(value) else 0
+        except ValueError:  # ragged nested lists: refused below as not numeric
+            rows = 0
+        self.check_frames(f"key {name!r}", rows)
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().double().numpy()
         try:
@@ -115,6 +127,12 @@ class _File:
         except (TypeError, ValueError):
             raise self.fail(f"key {name!r}: expected a numeric array, found {type(value).__name__}") from None
         return array
+
+    def check_frames(self, what: str, num_frames: int) -> None:
+        """Refuse a clip longer than ``io.max_frames`` (before its arrays are converted)."""
+        if num_frames > self.max_frames:
+            raise self.fail(f"{what}: {num_frames:,} frames exceed io.max_frames = {self.max_frames:,} "
+                            f"(raise it in configs/io.yaml or with --config)")
 
     def shape_error(self, key: str, array: np.ndarray, expected: str) -> MotionFileError:
         """A MotionFileError saying ``key`` has the wrong shape (returned, not raised)."""
@@ -127,8 +145,48 @@ def _key_list(mapping: Any) -> str:
     return "[" + ", ".join(repr(k) for k in list(mapping)[:30]) + (", ..." if len(mapping) > 30 else "") + "]"
 
 
-def _rotvec(matrices: np.ndarray) -> np.ndarray:
-    return rotmat_to_rotvec(torch.from_numpy(np.ascontiguousarray(matrices))).numpy()
+def _number_kind(value: Any) -> str:
+    """"bool", "complex" or "other" for an array, tensor or scalar."""
+    if isinstance(value, torch.Tensor):
+        return "bool" if value.dtype == torch.bool else "complex" if value.dtype.is_complex else "other"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, complex):
+        return "complex"
+    kind = value.dtype.kind if isinstance(value, (np.ndarray, np.generic)) else ""
+    return {"b": "bool", "c": "complex"}.get(kind, "other")
+
+
+# Deviation from orthonormality (largest |R^T R - I| entry) of a float32 rotation: round-off.
+# Matrices within it are converted as they are; beyond it, up to io.rotation_tolerance, they are
+# projected onto the nearest rotation first (with a note).
+_ROTATION_ROUND_OFF = 1e-5
+
+
+def _rotvec(f: _File, matrices: np.ndarray, key: str, notes: List[str]) -> np.ndarray:
+    """Axis-angle of (..., 3, 3) rotation matrices, after checking they are rotations:
+    orthonormal within ``io.rotation_tolerance`` and det +1. Near-rotations are projected onto
+    the nearest rotation (U V^T of their SVD); others are refused, naming the key. Non-finite
+    matrices pass (their frames are masked when scored)."""
+    m = torch.from_numpy(np.ascontiguousarray(matrices))
+    deviation = (m.transpose(-1, -2) @ m - torch.eye(3, dtype=m.dtype)).abs().amax(dim=(-2, -1))
+    det = torch.linalg.det(m)
+    finite = torch.isfinite(deviation) & torch.isfinite(det)
+    bad = finite & ((deviation > f.rotation_tolerance) | (det <= 0))
+    if bad.any():
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        raise f.fail(f"key {key!r}: not rotation matrices (at index {index}: largest |R^T R - I| = "
+                     f"{float(deviation[index]):.3g}, det = {float(det[index]):.3g}; a rotation has R^T R = I and "
+                     f"det +1, within io.rotation_tolerance = {f.rotation_tolerance:g})")
+    near = finite & (deviation > _ROTATION_ROUND_OFF)
+    if near.any():
+        u, _, vh = torch.linalg.svd(m[near])
+        m = m.clone()
+        m[near] = u @ vh
+        _note(notes, f"{key}: {int(near.sum())} near-rotation matrices (largest |R^T R - I| = "
+                     f"{float(deviation[near].max()):.2g}) projected onto the nearest rotation")
+    _note(notes, "rotation matrices -> axis-angle")
+    return rotmat_to_rotvec(m).numpy()
 
 
 # ---------------------------------------------------------------------------------- pieces
@@ -141,8 +199,7 @@ def _root(f: _File, array: np.ndarray, key: str, notes: List[str]) -> np.ndarray
     if array.ndim == 2 and array.shape[1] == 3:
         return array
     if array.ndim == 3 and array.shape[1:] == (3, 3):
-        _note(notes, "rotation matrices -> axis-angle")
-        return _rotvec(array)
+        return _rotvec(f, array, key, notes)
     raise f.shape_error(key, array, "(T, 3) axis-angle or (T, 3, 3) rotation matrices")
 
 
@@ -152,10 +209,9 @@ def _body(f: _File, array: np.ndarray, key: str, notes: List[str], source: str =
     t = array.shape[0] if array.ndim else 0
     joint_counts = (_NUM_SMPL_BODY_JOINTS, _NUM_SHARED_BODY_JOINTS)
     if array.ndim == 2 and array.shape[1] in tuple(3 * n for n in joint_counts):
-        array = array.reshape(t, -1, 3)
+        array = array.reshape(t, array.shape[1] // 3, 3)
     if array.ndim == 4 and array.shape[2:] == (3, 3) and array.shape[1] in joint_counts:
-        _note(notes, "rotation matrices -> axis-angle")
-        array = _rotvec(array)
+        array = _rotvec(f, array, key, notes)
     if array.ndim == 3 and array.shape[2] == 3 and array.shape[1] == _NUM_SMPL_BODY_JOINTS:
         return array
     if array.ndim == 3 and array.shape[2] == 3 and array.shape[1] == _NUM_SHARED_BODY_JOINTS:
@@ -177,14 +233,13 @@ def _full_pose(f: _File, array: np.ndarray, key: str, notes: List[str]) -> Tuple
         (root (T, 3), body (T, 23, 3), body-model name).
     """
     if array.ndim == 4 and array.shape[2:] == (3, 3) and array.shape[1] >= 22:
-        _note(notes, "rotation matrices -> axis-angle")
-        array = _rotvec(array[:, :24] if array.shape[1] == 24 else array[:, :22])
+        array = _rotvec(f, array[:, :24] if array.shape[1] == 24 else array[:, :22], key, notes)
     if array.ndim == 3 and array.shape[2] == 3:
-        array = array.reshape(array.shape[0], -1)
+        array = array.reshape(array.shape[0], array.shape[1] * 3)
     if array.ndim != 2 or array.shape[1] % 3 or array.shape[1] < 66:
         raise f.shape_error(key, array, "(T, 72) for SMPL, (T, 156) SMPL-H, (T, 165) SMPL-X, "
                                         "(T, 24, 3) or (T, 24, 3, 3)")
-    joints = array.reshape(array.shape[0], -1, 3)
+    joints = array.reshape(array.shape[0], array.shape[1] // 3, 3)
     if joints.shape[1] == 24:
         return joints[:, 0], joints[:, 1:], "SMPL"
     model = {52: "SMPL-H", 55: "SMPL-X", 22: "SMPL body"}.get(joints.shape[1], f"{joints.shape[1]}-joint")
@@ -236,17 +291,21 @@ def _scalar_text(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
-def _file_fps(mapping: Dict[str, Any]) -> Optional[Tuple[float, str]]:
-    for key in FPS_KEYS:
-        if key in mapping:
-            try:
-                rate = float(np.asarray(mapping[key].cpu() if isinstance(mapping[key], torch.Tensor) else mapping[key],
-                                        dtype=np.float64).reshape(-1)[0])
-            except (TypeError, ValueError, IndexError):
-                continue
-            if np.isfinite(rate) and rate > 0:
-                return rate, f"file key {key!r}"
-    return None
+def _file_fps(f: _File, mapping: Dict[str, Any]) -> Optional[Tuple[float, str]]:
+    """The frame rate the file states (first of ``FPS_KEYS``), or None when it states none.
+    A stated rate must be one finite real number > 0 (MotionBatch checks the upper bound):
+    anything else (0, -30, NaN, inf, a string, an array, True) is refused, never replaced by
+    a default."""
+    key = next((k for k in FPS_KEYS if k in mapping and mapping[k] is not None), None)
+    if key is None:
+        return None
+    value = mapping[key]
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    rate = float(array.reshape(-1)[0]) if array.dtype.kind in "iuf" and array.size == 1 else None
+    if rate is None or not (np.isfinite(rate) and rate > 0):
+        shown = repr(value) if array.size <= 4 else f"an array of shape {array.shape}"
+        raise f.fail(f"key {key!r}: expected a frame rate > 0 Hz, found {shown[:80]}")
+    return rate, f"file key {key!r}"
 
 
 def _file_info(mapping: Dict[str, Any]) -> Dict[str, Any]:
@@ -264,9 +323,18 @@ def _frame_ids(f: _File, mapping: Dict[str, Any], key: str, num_frames: int) -> 
     ids = f.array(mapping, key).reshape(-1)
     if ids.shape[0] != num_frames:
         raise f.fail(f"key {key!r}: {ids.shape[0]} frame ids for {num_frames} frames")
-    ids = ids.astype(np.int64)
-    if num_frames > 1 and np.any(np.diff(ids) <= 0):
+    if not np.all(np.isfinite(ids)) or np.any(np.abs(ids) > 2**62):
+        raise f.fail(f"key {key!r}: frame ids must be finite integers")
+    return _check_frame_ids(f, key, ids.astype(np.int64))
+
+
+def _check_frame_ids(f: _File, key: str, ids: np.ndarray) -> np.ndarray:
+    """Frame ids must increase strictly, and the span they cover (gaps become NaN rows) is a
+    clip length, bounded by ``io.max_frames``."""
+    if len(ids) > 1 and np.any(np.diff(ids) <= 0):
         raise f.fail(f"key {key!r}: frame ids must increase strictly")
+    if len(ids):
+        f.check_frames(f"key {key!r}: frame ids {int(ids[0])}..{int(ids[-1])} span", int(ids[-1] - ids[0]) + 1)
     return ids
 
 
@@ -277,6 +345,7 @@ def _check_frames(f: _File, arrays: Dict[str, np.ndarray]) -> int:
     num_frames = next(iter(counts.values()))
     if num_frames == 0:
         raise f.fail("the sequence has no frames")
+    f.check_frames("the sequence", num_frames)
     return num_frames
 
 
@@ -288,7 +357,7 @@ def _read_amass(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     betas = _betas(f, data, "betas")
     _check_frames(f, {"poses": poses, "trans": trans, "betas": betas})
     info = {**_file_info(data), "body_model": model}
-    return [RawTrack(root, body, trans, betas, "z_up", fps=_file_fps(data), notes=notes, info=info)]
+    return [RawTrack(root, body, trans, betas, "z_up", fps=_file_fps(f, data), notes=notes, info=info)]
 
 
 def _read_wham_track(f: _File, data: Dict[str, Any], track: Any = None, where: str = "") -> RawTrack:
@@ -304,7 +373,7 @@ def _read_wham_track(f: _File, data: Dict[str, Any], track: Any = None, where: s
         _note(notes, "WHAM world output (pose_world, trans_world) used: y-up")
     ids = _frame_ids(f, data, "frame_ids", num_frames)
     return RawTrack(root, body, trans, betas, "y_up" if world else "camera", frame_ids=ids, track=track,
-                    fps=_file_fps(data), notes=notes, info={**_file_info(data), "body_model": model})
+                    fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model})
 
 
 def _read_wham(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
@@ -339,7 +408,7 @@ def _read_gvhmr(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     track.notes.insert(0, f"GVHMR {used} used")
     _note(track.notes, "betas are SMPL-X shape coefficients, applied to the SMPL body as they are")
     track.info.update(_file_info(data))
-    track.fps = _file_fps(data)
+    track.fps = _file_fps(f, data)
     return [track]
 
 
@@ -364,7 +433,7 @@ def _read_prompthmr(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         track_id = track_id.item() if isinstance(track_id, (np.generic, np.ndarray)) else track_id
         tracks.append(RawTrack(root, body, trans, betas, "y_up" if world else "camera",
                                frame_ids=_frame_ids(f, person, "frames", num_frames), track=track_id,
-                               fps=_file_fps(data), notes=notes, info={**_file_info(data), "body_model": model}))
+                               fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model}))
     if not tracks:
         raise f.fail("key 'people' holds no person")
     return tracks
@@ -385,7 +454,7 @@ def _read_smpl_params(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     if track.info.get("body_model") == "SMPL-X":
         _note(track.notes, "betas are SMPL-X shape coefficients, applied to the SMPL body as they are")
     track.info.update(_file_info(data))
-    track.fps = _file_fps(data)
+    track.fps = _file_fps(f, data)
     return [track]
 
 
@@ -408,7 +477,7 @@ def _read_canonical(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         stored = json.loads(_scalar_text(data.get("metadata")) or "{}")
     except json.JSONDecodeError as exc:
         raise f.fail(f"key 'metadata': not valid JSON ({exc})") from None
-    return [RawTrack(go, bp, trans, betas, "y_up", fps=_file_fps(data), notes=notes, info=stored)]
+    return [RawTrack(go, bp, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=stored)]
 
 
 # The estimators' own conventions (TRAM's world, PHALP's focal, AIST++'s scale, ...) live in
@@ -516,7 +585,10 @@ def _fill_gaps(track: RawTrack) -> Optional[str]:
     return f"{span - len(ids)} missing frames (gaps in the frame ids) filled with NaN, masked when scored"
 
 
-def _fit_betas(betas: Optional[np.ndarray], num_betas: int, notes: List[str]) -> np.ndarray:
+def _fit_betas(betas: Optional[np.ndarray], num_betas: int, notes: List[str], path: Path) -> np.ndarray:
+    """``num_betas`` shape coefficients (cut or zero-padded), each within ``io.max_abs_betas``
+    standard deviations: beyond that the body is no human shape (and a far-off mesh makes
+    self-penetration and mass estimates unbounded work)."""
     if betas is None:
         _note(notes, "no betas in file: mean shape (zeros)")
         return np.zeros(num_betas)
@@ -524,10 +596,14 @@ def _fit_betas(betas: Optional[np.ndarray], num_betas: int, notes: List[str]) ->
     if k > num_betas:
         if np.any(np.nan_to_num(betas[..., num_betas:]) != 0):
             _note(notes, f"betas: {k} coefficients cut to the first {num_betas}")
-        return betas[..., :num_betas]
-    if k < num_betas:
-        pad = np.zeros(betas.shape[:-1] + (num_betas - k,))
-        return np.concatenate([betas, pad], axis=-1)
+        betas = betas[..., :num_betas]
+    elif k < num_betas:
+        betas = np.concatenate([betas, np.zeros(betas.shape[:-1] + (num_betas - k,))], axis=-1)
+    limit = float(load_config("io")["max_abs_betas"])
+    largest = float(np.max(np.abs(betas), initial=0.0, where=np.isfinite(betas)))
+    if largest > limit:
+        raise MotionFileError(path, f"betas: |beta| = {largest:.3g} exceeds io.max_abs_betas = {limit:g} standard "
+                                    f"deviations of the shape space (raise it in configs/io.yaml or with --config)")
     return betas
 
 
@@ -539,6 +615,7 @@ def finish_track(
     default_fps: float,
     num_betas: int,
     body=None,
+    default_source: str = "configs/io.yaml default_fps",
 ) -> Dict[str, Any]:
     """Convert one raw track to a sequence dict for :meth:`MotionBatch.from_sequences`.
 
@@ -550,6 +627,7 @@ def finish_track(
         default_fps: rate used when neither the caller nor the file gives one.
         num_betas: number of shape coefficients to keep.
         body: a BodyModel whose rest pelvis makes the frame conversion exact, or None.
+        default_source: where ``default_fps`` comes from (said in ``fps_source``).
 
     Returns:
         dict with float32 tensors ``global_orient`` (T, 3), ``body_pose`` (T, 23, 3),
@@ -558,7 +636,7 @@ def finish_track(
     """
     notes = list(track.notes)
     gap_note = _fill_gaps(track)
-    betas = _fit_betas(track.betas, num_betas, notes)
+    betas = _fit_betas(track.betas, num_betas, notes, path)
     root, transl = track.global_orient, track.transl
     if track.frame != "y_up":
         num_frames = root.shape[0]
@@ -581,7 +659,7 @@ def finish_track(
     elif track.fps is not None:
         rate, source = track.fps
     else:
-        rate, source = float(default_fps), f"not in the file: default {default_fps:g} fps (video-based estimators)"
+        rate, source = float(default_fps), f"not in the file: default {default_fps:g} fps ({default_source})"
     info = dict(track.info)
     metadata: Dict[str, Any] = {}
     for key in ("path", "layout"):

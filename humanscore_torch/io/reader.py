@@ -5,15 +5,21 @@ from __future__ import annotations
 import glob
 import importlib
 import importlib.util
+import math
+import numbers
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
 
 from ..config import load_config
 from ..errors import MotionFileError
-from ..motion import MotionBatch
-from .containers import read_container
+from .containers import check_file, read_container
 from .estimators import refuse_mesh_file
 from .layouts import finish_track, read_layout
+
+if TYPE_CHECKING:  # the body package reads its files with .containers: no import cycle at run time
+    from ..motion import MotionBatch
 
 # Extensions find_motion_files collects from folders. .mot is OpenSim motion (read by
 # humanscore_torch.io.opensim when installed); .smpl is Meshcapade's smplcodec (an npz).
@@ -40,6 +46,7 @@ def read_motion_file(
     fps: Optional[float] = None,
     body=None,
     num_betas: Optional[int] = None,
+    default_fps: Optional[float] = None,
 ) -> List[Dict[str, Any]]:
     """Read a motion file of any supported layout (see :mod:`humanscore_torch.io.layouts`).
 
@@ -48,10 +55,11 @@ def read_motion_file(
 
     Args:
         path: the motion file (``.mot`` goes to the OpenSim reader when installed).
-        fps: frame rate in Hz for a file whose layout gives none (the video-based estimators
-            store none; AMASS, ``.smpl``, the canonical format and AIST++'s fixed 60 fps keep
-            their own); None: the default of ``configs/io.yaml`` (30). ``fps_source`` in the
-            metadata says which rate was used.
+        fps: frame rate in Hz overriding the file's; None uses the file's, else ``default_fps``.
+        default_fps: frame rate in Hz of a file that states none (``humanscore evaluate --fps``);
+            None uses ``configs/io.yaml`` ``default_fps`` (30). ``fps_source`` in the metadata
+            says which rate was used and why. AMASS, ``.smpl``, the canonical format and
+            AIST++'s fixed 60 fps state their rate; the video-based estimators state none.
         body: a :class:`~humanscore_torch.body.BodyModel` used only to make z-up and camera
             frame conversions exact (its rest pelvis); None leaves a constant offset of the
             whole trajectory, which no metric sees (see :mod:`humanscore_torch.io.frames`).
@@ -66,24 +74,28 @@ def read_motion_file(
         ``gender``/``body_model`` when known).
 
     Raises:
-        MotionFileError: missing, truncated or corrupt file, unknown layout (naming the keys
-            found), missing key or wrong-shaped array (naming the key, the shape found and the
-            shape expected).
+        MotionFileError: missing, non-regular, truncated or corrupt file, a refused pickled
+            type, a bound of ``configs/io.yaml`` exceeded (file size, decompressed bytes, frames,
+            betas magnitude), unknown layout (naming the keys found), missing key, wrong-shaped
+            array (naming the key, the shape found and the shape expected), bool or complex
+            values, matrices that are not rotations, an invalid frame rate in the file.
     """
     path = Path(path)
-    if fps is not None and not fps > 0:
-        raise MotionFileError(path, f"fps: expected a frame rate > 0, got {fps}")
+    for name, rate in (("fps", fps), ("default_fps", default_fps)):
+        if rate is not None and not (isinstance(rate, numbers.Real) and not isinstance(rate, (bool, np.bool_))
+                                     and math.isfinite(rate) and rate > 0):
+            raise MotionFileError(path, f"{name}: expected a frame rate > 0, got {rate!r}")
     if path.suffix.lower() == ".mot":
-        if not path.is_file():
-            raise MotionFileError(path, "file not found")
+        check_file(path)
         return _read_opensim(path, fps)
     config = load_config("io")
     refuse_mesh_file(path)
     data = read_container(path)
     layout, tracks = read_layout(path, data)
-    # The caller's rate fills in only where the file and its tool state none.
-    return [finish_track(track, path, layout, None if track.fps else fps, float(config["default_fps"]),
-                         int(num_betas or config["num_betas"]), body) for track in tracks]
+    fallback, source = ((float(config["default_fps"]), "configs/io.yaml default_fps") if default_fps is None
+                        else (float(default_fps), "the caller's default for files without a rate"))
+    return [finish_track(track, path, layout, fps, fallback, int(num_betas or config["num_betas"]), body, source)
+            for track in tracks]
 
 
 def _is_glob(text: str) -> bool:
@@ -101,7 +113,9 @@ def find_motion_files(paths: Union[str, Path, Iterable[Union[str, Path]]]) -> Li
     * a glob pattern (``runs/**/*.pkl``, recursive) gives the files it matches (folders among
       them are searched as above);
     * a path that does not exist and is no pattern is kept, so that reading it reports it as
-      missing (the CLI lists it as a failed clip rather than dropping it silently).
+      missing (the CLI lists it as a failed clip rather than dropping it silently); so are a
+      symlink loop, a FIFO or a device given or found (with a motion extension) in a folder:
+      reading refuses each, as that path's own error.
 
     Returns:
         the files, sorted and without duplicates (same resolved path).
@@ -112,14 +126,18 @@ def find_motion_files(paths: Union[str, Path, Iterable[Union[str, Path]]]) -> Li
     found: Dict[Path, Path] = {}
 
     def add(path: Path) -> None:
-        found.setdefault(path.resolve(), path)
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: kept as it is, reading reports it
+            key = path.absolute()
+        found.setdefault(key, path)
 
     def search(folder: Path) -> None:
         for candidate in folder.rglob("*"):
             relative = candidate.relative_to(folder).parts
             if any(part.startswith(".") for part in relative):
                 continue
-            if candidate.is_file() and candidate.suffix.lower() in MOTION_EXTENSIONS and candidate.name not in skip:
+            if not candidate.is_dir() and candidate.suffix.lower() in MOTION_EXTENSIONS and candidate.name not in skip:
                 add(candidate)
 
     for entry in paths:
@@ -155,6 +173,8 @@ def load_motion_batch(
     Returns:
         a :class:`~humanscore_torch.motion.MotionBatch` of all tracks, in order.
     """
+    from ..motion import MotionBatch
+
     sequences: List[Dict[str, Any]] = []
     for source in sources:
         if isinstance(source, dict):
