@@ -111,12 +111,14 @@ def _record_path(metadata: Optional[Dict[str, Any]], index: int) -> str:
     return str(meta.get("path", meta.get("name", f"sequence_{index}")))
 
 
-def read_file_or_error(path: Path, fps: Optional[float] = None) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
+def read_file_or_error(path: Path, fps: Optional[float] = None,
+                       opensim_model: Optional[Path] = None) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """Read a motion file for scoring: its sequence dicts and None, or no sequence and the
     file's :func:`error_record` when it cannot be read (any exception: a bad file is that
-    file's failure, not the run's) or holds no sequence."""
+    file's failure, not the run's) or holds no sequence. ``opensim_model``: the ``.osim`` of
+    ``.mot`` files (see :func:`~humanscore_torch.io.reader.read_motion_file`)."""
     try:
-        sequences = read_motion_file(path, fps=fps)
+        sequences = read_motion_file(path, fps=fps, opensim_model=opensim_model)
         if not sequences:
             raise HumanScoreError(f"{path}: the file holds no motion sequence")
     except Exception as exc:  # noqa: BLE001

@@ -45,6 +45,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="YAML of config overrides: {config name: partial config}")
     parser.add_argument("--fps", type=float, default=None, help="frame rate for files that do not state one")
+    parser.add_argument("--opensim-model", type=Path, default=None, metavar="OSIM",
+                        help="the OpenSim model of .mot files (default: the only .osim next to each .mot; else "
+                             "the shipped Rajagopal 2016 map, with the knee/elbow flexion sign read from the values)")
     parser.add_argument("--worst-frames", type=int, default=2, metavar="N",
                         help="mesh renders of the N worst frames per kind (penetration, range of motion) in the report")
     parser.add_argument("--resume", action="store_true",
@@ -196,7 +199,7 @@ def _score_locally(todo: List[int], files: Sequence[Path], log: ResultsLog, args
         owners.clear()
 
     for index in tqdm(todo, desc="evaluate", unit="file", file=sys.stderr):
-        sequences, failure = read_file_or_error(files[index], args.fps)
+        sequences, failure = read_file_or_error(files[index], args.fps, args.opensim_model)
         if failure is not None:
             log.finish(index, [failure])
             log.write()
@@ -218,6 +221,11 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise HumanScoreError(f"no motion files found in {args.paths}")
     distributed = is_distributed(args.devices, args.num_nodes)
+    if distributed and args.opensim_model is not None:
+        raise HumanScoreError("--opensim-model is not supported with --devices/--num-nodes; "
+                              "put the .osim next to the .mot files instead (it is found there)")
+    if args.opensim_model is not None and not args.opensim_model.is_file():
+        raise HumanScoreError(f"--opensim-model: no file {str(args.opensim_model)!r}")
     device = resolve_device(args.device)
     # Before loading the body: a bad results.json is reported at once.
     kept = load_resume(args.output / "results.json", files) if args.resume else {}

@@ -4,11 +4,15 @@ With a model (``model_path``, or the only ``.osim`` next to the ``.mot``), OpenS
 the model at every frame; the orientations of the bodies the joint map pairs with SMPL
 segments (pelvis, femurs, tibias, calcanei, torso, humeri, radii, hands) become SMPL local
 rotations through :meth:`~humanscore_torch.limits.joint_map.JointMap.smpl_from_body_orientations`,
-with the joint structure derived from that same model. The root translation puts the SMPL
-body's hip-centre midpoint on the model's (femur origins), through the frame change
-(OpenSim x forward, z right -> SMPL z forward, x left). Without a model, the coordinates go
-through the shipped Rajagopal 2016 joint map (pure torch) and the pelvis origin is the SMPL
-pelvis joint.
+with the joint structure derived from that same model, so axes and signs are the model's own
+(any joint type OpenSim models use; welded joints keep their fixed rotation). Segments the model
+lacks (the arms of gait2392, the other leg of leg6dof9musc) stay at rest and are listed as
+unmeasured; forearms and feet, whose joint centres sit on two bodies, are turned onto
+OpenSim's centres. The root translation puts the SMPL body's hip-centre midpoint on the model's
+(femur origins), through the frame change (OpenSim x forward, z right -> SMPL z forward, x
+left). Without a model, the coordinates go through the shipped Rajagopal 2016 joint map (pure
+torch), the pelvis origin is the SMPL pelvis joint, and the flexion sign of knees and elbows
+(which models disagree on) is read from the values, or the file refused.
 
 The result is the loaders' sequence dict, at the file's own frame rate. Needs the
 ``opensim`` package only when a model is used.
@@ -31,7 +35,7 @@ from ..rotations import rotmat_to_rotvec, rotvec_to_rotmat
 # The pelvis translation coordinates of the OpenSim gait models (ground frame, metres).
 _PELVIS_TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
 # SMPL hip joints and the OpenSim bodies whose origins are the hip centres (the root anchor).
-_HIPS = ((2, "femur_r"), (1, "femur_l"))
+HIP_BODIES = ((2, "femur_r"), (1, "femur_l"))
 
 
 def read_mot(path: Union[str, Path]) -> Tuple[List[str], np.ndarray, np.ndarray, bool]:
@@ -163,7 +167,7 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
     if model_path is not None:
         posed = [s.name not in limits["absent_segments"] and s.opensim_child is not None for s in joint_map.segments]
         bodies = [s.opensim_child for s, p in zip(joint_map.segments, posed) if p]
-        hips = [(joint, name) for joint, name in _HIPS if name in bodies]
+        hips = [(joint, name) for joint, name in HIP_BODIES if name in bodies]
         bones = {b for s, p in zip(joint_map.segments, posed) if p and s.bone is not None for b in s.bone[2:]}
         extra = sorted({name for _, name in hips} | (bones & set(limits["default_pose_origins"])))
         orientations, origins = opensim_body_poses(model_path, coordinates, bodies + extra)
@@ -186,8 +190,8 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
         for n in known:
             table[:, joint_map.coordinate_index[n]] = torch.as_tensor(-coordinates[n] if n in negated else coordinates[n])
         if negated:
-            notes.append("flexion-negative coordinates negated (values read as the other convention): "
-                         + ", ".join(negated))
+            notes.append(f"{', '.join(negated)} written flexion-negative (told from the values): negated to "
+                         "the shipped map's flexion-positive convention")
         global_orient, body_pose = joint_map.smpl_from_coordinates(table)
         hips_opensim = torch.stack([torch.as_tensor(coordinates.get(n, np.zeros(len(times))))
                                     for n in _PELVIS_TRANSLATIONS], -1)

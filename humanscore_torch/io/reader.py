@@ -20,9 +20,9 @@ MOTION_EXTENSIONS = (".npz", ".npy", ".pkl", ".pickle", ".joblib", ".pt", ".pth"
 _OPENSIM_READER = "humanscore_torch.io.opensim"
 
 
-def _read_opensim(path: Path, fps: Optional[float]) -> List[Dict[str, Any]]:
-    """A ``.mot`` file goes to ``humanscore_torch.io.opensim.read_opensim_motion(path, fps=...)``,
-    which returns the same list of sequence dicts as :func:`read_motion_file`."""
+def _read_opensim(path: Path, fps: Optional[float], model: Optional[Path]) -> List[Dict[str, Any]]:
+    """A ``.mot`` file goes to ``humanscore_torch.io.opensim.read_opensim_motion(path, model,
+    fps=...)``, which returns the same list of sequence dicts as :func:`read_motion_file`."""
     if importlib.util.find_spec(_OPENSIM_READER) is None:
         raise MotionFileError(path, "OpenSim .mot import needs the opensim extra "
                                     "(pip install 'humanscore_torch[opensim]') and its reader, which is not installed")
@@ -31,7 +31,7 @@ def _read_opensim(path: Path, fps: Optional[float]) -> List[Dict[str, Any]]:
     except ImportError as exc:
         raise MotionFileError(path, f"OpenSim .mot import needs the opensim extra "
                                     f"(pip install 'humanscore_torch[opensim]'): {exc}") from exc
-    return module.read_opensim_motion(path, fps=fps)
+    return module.read_opensim_motion(path, model, fps=fps)
 
 
 def read_motion_file(
@@ -39,6 +39,7 @@ def read_motion_file(
     fps: Optional[float] = None,
     body=None,
     num_betas: Optional[int] = None,
+    opensim_model: Optional[Union[str, Path]] = None,
 ) -> List[Dict[str, Any]]:
     """Read a motion file of any supported layout (see :mod:`humanscore_torch.io.layouts`).
 
@@ -53,6 +54,8 @@ def read_motion_file(
             frame conversions exact (its rest pelvis); None leaves a constant offset of the
             whole trajectory, which no metric sees (see :mod:`humanscore_torch.io.frames`).
         num_betas: shape coefficients kept (default ``configs/io.yaml``: 10).
+        opensim_model: the ``.osim`` model of a ``.mot`` file; None: the only ``.osim`` next
+            to it, else none (see :func:`humanscore_torch.io.opensim.read_opensim_motion`).
 
     Returns:
         one dict per person/track, ready for :meth:`MotionBatch.from_sequences`: float32
@@ -73,7 +76,7 @@ def read_motion_file(
     if path.suffix.lower() == ".mot":
         if not path.is_file():
             raise MotionFileError(path, "file not found")
-        return _read_opensim(path, fps)
+        return _read_opensim(path, fps, None if opensim_model is None else Path(opensim_model))
     config = load_config("io")
     data = read_container(path)
     layout, tracks = read_layout(path, data)
