@@ -253,6 +253,7 @@ def test_without_the_model_the_negative_knee_is_read_right(no_arms, tmp_path, de
     coords = torch.rad2deg(shipped.coordinates_from_smpl(seq["global_orient"].double(), seq["body_pose"].double()))
     for name in KNEES:  # flexion-positive, as the shipped map writes it
         np.testing.assert_allclose(coords[:, shipped.coordinate_index[name]].numpy(), -no_arms.mot[name], atol=0.01)
+    assert _cli_evaluate([alone], tmp_path / "out") == 0  # the command reads it the same way
 
 
 def _cli_evaluate(paths, output, *options):

@@ -12,9 +12,12 @@ with the axes ``e_k`` in the parent body frame (the joint's axes carried through
 frames at the default pose), their order, ``R_rest`` (the relative orientation with every
 coordinate at zero) and each angle ``a_k`` as a coordinate times a slope or a tabulated
 coupling function of a coordinate (the Rajagopal walker knee). The structure is read from the
-joints (PinJoint z axis, UniversalJoint x then y, CustomJoint rotation axes) and then checked
-against OpenSim on random coordinate sets; the largest disagreement is written with the result,
-and a structure that does not reproduce OpenSim raises.
+joints (CustomJoint rotation axes; pin and planar joints about z; universal x then y; gimbal,
+ball and free x-y-z; weld and slider joints none, their fixed rotation in ``R_rest``) and then
+checked against OpenSim on random coordinate sets; the largest disagreement is written with the
+result, and a structure that does not reproduce OpenSim raises. Segments whose bodies the model
+lacks (no arms, one leg) are listed as absent; :func:`joint_map_structure` completes the result
+for a joint map.
 
 The result is a plain dict (written as YAML by :func:`write_limits_yaml`): angles in degrees,
 with the source model, the OpenSim version and the date.
@@ -280,10 +283,10 @@ def derive_limits(model_path: Union[str, Path], seed: int = 0) -> Dict[str, Any]
         }
         bodies.update(b for b in (parent, child) if b != "ground")
 
-    lower_body = [name for name in _LOWER_BODY if name in absent]
-    if "pelvis" in absent or len(lower_body) == len(_LOWER_BODY):
+    lacking = {name: absent[name] for name in ("pelvis",) + _LOWER_BODY if name in absent}
+    if "pelvis" in lacking or all(name in lacking for name in _LOWER_BODY):
         raise HumanScoreError(f"derive-limits: model {model_path.name} lacks the usual lower body (a pelvis and at "
-                              f"least one femur): {', '.join(f'{n}: {absent[n]}' for n in ('pelvis',) + _LOWER_BODY if n in absent)}")
+                              f"least one femur): " + "; ".join(f"{n}: {why}" for n, why in lacking.items()))
     probe.pose({})
     default_frames = {b: [[round(float(v), 9) for v in row] for row in probe.orientation(b)] for b in sorted(bodies)}
     default_origins = {b.getName(): [round(float(v), 9) for v in b.getPositionInGround(probe.state).to_numpy()]

@@ -1,4 +1,5 @@
-"""Measurements on the OpenSim reference data: the real running trial and the round trip.
+"""Measurements on the OpenSim reference data: the real running trial and the round trip
+(:class:`ImportedTrial` measures any model and ``.mot`` the same way).
 
 The trial is subject02 of Hamner et al. 2010 (``FullBodyModel_Hamner2010_v2_0.osim`` +
 ``subject02_running_ik.mot``, 60 Hz, force plates in ``subject02_running_grf.mot``); the round
