@@ -327,7 +327,9 @@ def unmeasured_joints(limits: Mapping[str, Any], coordinates: Iterable[str]) -> 
     coordinate that the model leaves unlocked and the motion holds; every other joint is a
     placeholder: those no segment maps (toes, fingers; neck and head when the model's torso
     carries the head) and those of segments whose coordinates are all locked (the wrists of
-    the Rajagopal and Hamner models) or missing.
+    the Rajagopal and Hamner models) or missing, that are welded (the OpenCap wrists) or whose
+    bodies the model lacks (``absent_segments``: the arms of gait2392, a single-leg model's
+    other leg).
 
     Args:
         limits: the model's derived limits (``derive_limits``), with ``coordinates`` (``locked``
