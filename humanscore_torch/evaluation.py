@@ -133,14 +133,15 @@ def _record_path(metadata: Optional[Dict[str, Any]], index: int) -> str:
     return printable_text(str(meta.get("path", meta.get("name", f"sequence_{index}"))))
 
 
-def read_file_or_error(path: Path, default_fps: Optional[float] = None
+def read_file_or_error(path: Path, default_fps: Optional[float] = None, opensim_model: Optional[Path] = None
                        ) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """Read a motion file for scoring: its sequence dicts and None, or no sequence and the
     file's :func:`error_record` when it cannot be read (any exception: a bad file is that
     file's failure, not the run's) or holds no sequence. ``default_fps`` is the rate of a file
-    that states none (``--fps``); a file's own rate is kept."""
+    that states none (``--fps``); a file's own rate is kept. ``opensim_model``: the ``.osim`` of
+    ``.mot`` files (see :func:`~humanscore_torch.io.reader.read_motion_file`)."""
     try:
-        sequences = read_motion_file(path, default_fps=default_fps)
+        sequences = read_motion_file(path, default_fps=default_fps, opensim_model=opensim_model)
         if not sequences:
             raise HumanScoreError(f"{path}: the file holds no motion sequence")
     except Exception as exc:  # noqa: BLE001

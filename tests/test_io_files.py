@@ -212,7 +212,7 @@ def test_mot_files_go_to_the_opensim_reader_when_it_exists(tmp_path, monkeypatch
 
     calls = []
     fake = types.ModuleType(name)
-    fake.read_opensim_motion = lambda path, fps=None: calls.append((path, fps)) or [{"layout": "opensim"}]
+    fake.read_opensim_motion = lambda path, model=None, fps=None: calls.append((path, fps)) or [{"layout": "opensim"}]
     monkeypatch.setitem(sys.modules, name, fake)
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == name else real_find_spec(n, *a))
     assert read_motion_file(mot, fps=100.0) == [{"layout": "opensim"}]

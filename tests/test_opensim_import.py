@@ -113,6 +113,11 @@ def test_import_without_model_uses_the_shipped_map(folder, tmp_path, default_bod
     # Same coordinate names as Rajagopal's: read back as written.
     for name in ("hip_flexion_r", "elbow_flex_l", "lumbar_rotation"):
         assert np.abs(coords[:, joint_map.coordinate_index[name]].numpy() - mot[name]).max() < 0.01
+    # Hamner's knees are flexion-negative (-120..10 deg; the .mot reaches -112): told from the
+    # values and negated to the shipped map's flexion-positive convention, not bent backwards.
+    for name in ("knee_angle_r", "knee_angle_l"):
+        assert np.abs(coords[:, joint_map.coordinate_index[name]].numpy() + mot[name]).max() < 0.01
+    assert "knee_angle_r, knee_angle_l written flexion-negative" in seq["metadata"]["conversion"]
 
 
 def test_bad_mot_file_names_the_file(tmp_path):

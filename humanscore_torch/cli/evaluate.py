@@ -64,6 +64,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="YAML of config overrides: {config name: partial config}")
     parser.add_argument("--fps", type=float, default=None, help="frame rate for files that do not state one")
+    parser.add_argument("--opensim-model", type=Path, default=None, metavar="OSIM",
+                        help="the OpenSim model of .mot files (default: the only .osim next to each .mot; else "
+                             "the shipped Rajagopal 2016 map, with the knee/elbow flexion sign read from the values)")
     parser.add_argument("--worst-frames", type=int, default=2, metavar="N",
                         help="mesh renders of the N worst frames per kind (penetration, range of motion) in the report")
     parser.add_argument("--resume", action="store_true",
@@ -217,7 +220,7 @@ def _score_locally(todo: List[int], files: Sequence[Path], run_records: RunRecor
         owners.clear()
 
     for index in tqdm(todo, desc="evaluate", unit="file", file=sys.stderr):
-        sequences, failure = read_file_or_error(files[index], args.fps)
+        sequences, failure = read_file_or_error(files[index], args.fps, args.opensim_model)
         if failure is not None:
             run_records.finish(index, [failure])
             continue
@@ -267,6 +270,11 @@ def run(args: argparse.Namespace) -> int:
     files = find_motion_files(args.paths)
     if not files:
         raise HumanScoreError(f"no motion files found in {args.paths}")
+    if is_distributed(args.devices, args.num_nodes) and args.opensim_model is not None:
+        raise HumanScoreError("--opensim-model is not supported with --devices/--num-nodes; "
+                              "put the .osim next to the .mot files instead (it is found there)")
+    if args.opensim_model is not None and not args.opensim_model.is_file():
+        raise HumanScoreError(f"--opensim-model: no file {str(args.opensim_model)!r}")
     device = resolve_device(args.device)
     fabric = launcher(args.devices, args.num_nodes, device) if is_distributed(args.devices, args.num_nodes) else None
     if fabric is not None and fabric.global_rank != 0:

@@ -27,9 +27,9 @@ MOTION_EXTENSIONS = (".npz", ".npy", ".pkl", ".pickle", ".joblib", ".pt", ".pth"
 _OPENSIM_READER = "humanscore_torch.io.opensim"
 
 
-def _read_opensim(path: Path, fps: Optional[float]) -> List[Dict[str, Any]]:
-    """A ``.mot`` file goes to ``humanscore_torch.io.opensim.read_opensim_motion(path, fps=...)``,
-    which returns the same list of sequence dicts as :func:`read_motion_file`."""
+def _read_opensim(path: Path, fps: Optional[float], model: Optional[Path]) -> List[Dict[str, Any]]:
+    """A ``.mot`` file goes to ``humanscore_torch.io.opensim.read_opensim_motion(path, model,
+    fps=...)``, which returns the same list of sequence dicts as :func:`read_motion_file`."""
     if importlib.util.find_spec(_OPENSIM_READER) is None:
         raise MotionFileError(path, "OpenSim .mot import needs the opensim extra "
                                     "(pip install 'humanscore_torch[opensim]') and its reader, which is not installed")
@@ -38,7 +38,7 @@ def _read_opensim(path: Path, fps: Optional[float]) -> List[Dict[str, Any]]:
     except ImportError as exc:
         raise MotionFileError(path, f"OpenSim .mot import needs the opensim extra "
                                     f"(pip install 'humanscore_torch[opensim]'): {exc}") from exc
-    return module.read_opensim_motion(path, fps=fps)
+    return module.read_opensim_motion(path, model, fps=fps)
 
 
 def read_motion_file(
@@ -47,6 +47,7 @@ def read_motion_file(
     body=None,
     num_betas: Optional[int] = None,
     default_fps: Optional[float] = None,
+    opensim_model: Optional[Union[str, Path]] = None,
 ) -> List[Dict[str, Any]]:
     """Read a motion file of any supported layout (see :mod:`humanscore_torch.io.layouts`).
 
@@ -64,6 +65,8 @@ def read_motion_file(
             frame conversions exact (its rest pelvis); None leaves a constant offset of the
             whole trajectory, which no metric sees (see :mod:`humanscore_torch.io.frames`).
         num_betas: shape coefficients kept (default ``configs/io.yaml``: 10).
+        opensim_model: the ``.osim`` model of a ``.mot`` file; None: the only ``.osim`` next
+            to it, else none (see :func:`humanscore_torch.io.opensim.read_opensim_motion`).
 
     Returns:
         one dict per person/track, ready for :meth:`MotionBatch.from_sequences`: float32
@@ -87,7 +90,7 @@ def read_motion_file(
             raise MotionFileError(path, f"{name}: expected a frame rate > 0, got {rate!r}")
     if path.suffix.lower() == ".mot":
         check_file(path)
-        return _read_opensim(path, fps)
+        return _read_opensim(path, fps, None if opensim_model is None else Path(opensim_model))
     config = load_config("io")
     refuse_mesh_file(path)
     data = read_container(path)

@@ -12,9 +12,12 @@ with the axes ``e_k`` in the parent body frame (the joint's axes carried through
 frames at the default pose), their order, ``R_rest`` (the relative orientation with every
 coordinate at zero) and each angle ``a_k`` as a coordinate times a slope or a tabulated
 coupling function of a coordinate (the Rajagopal walker knee). The structure is read from the
-joints (PinJoint z axis, UniversalJoint x then y, CustomJoint rotation axes) and then checked
-against OpenSim on random coordinate sets; the largest disagreement is written with the result,
-and a structure that does not reproduce OpenSim raises.
+joints (CustomJoint rotation axes; pin and planar joints about z; universal x then y; gimbal,
+ball and free x-y-z; weld and slider joints none, their fixed rotation in ``R_rest``) and then
+checked against OpenSim on random coordinate sets; the largest disagreement is written with the
+result, and a structure that does not reproduce OpenSim raises. Segments whose bodies the model
+lacks (no arms, one leg) are listed as absent; :func:`joint_map_structure` completes the result
+for a joint map.
 
 The result is a plain dict (written as YAML by :func:`write_limits_yaml`): angles in degrees,
 with the source model, the OpenSim version and the date.
@@ -22,9 +25,10 @@ with the source model, the OpenSim version and the date.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import yaml
@@ -40,6 +44,8 @@ _CHECK_TOLERANCE_DEG = 1e-2
 # steps for the walker knee; linear interpolation then reproduces the spline to ~0.001 deg).
 _TABLE_POINTS = 121
 _MOTION_TYPES = {1: "rotational", 2: "translational", 3: "coupled"}
+# Segments of which a model must have at least one (with the pelvis) to be imported.
+_LOWER_BODY = ("hip_r", "hip_l")
 
 
 def _rotation_to_numpy(rotation) -> np.ndarray:
@@ -107,13 +113,23 @@ def _joint_chain(probe: _Probe, parent: str, child: str) -> List[Any]:
 
 
 def _joint_axes(probe: _Probe, joint) -> List[Tuple[np.ndarray, List[str], Any]]:
-    """(axis in the joint's parent offset frame, coordinate names, function) per rotation."""
+    """(axis in the joint's parent offset frame, coordinate names, function) per rotation.
+
+    Simbody's mobilizers (OpenSim API docs): a pin and a planar joint turn about the parent
+    offset frame's z; a universal joint about x then the rotated y; gimbal, ball and free joints
+    are body-fixed x-y-z sequences; weld and slider joints do not rotate (a weld's fixed
+    rotation is in the offset frames, hence in ``R_rest`` or the next joint's axes)."""
     kind = joint.getConcreteClassName()
     names = [joint.get_coordinates(i).getName() for i in range(joint.numCoordinates())]
-    if kind == "PinJoint":
-        return [(np.array([0.0, 0.0, 1.0]), names[:1], None)]
+    x, y, z = np.eye(3)
+    if kind in ("PinJoint", "PlanarJoint"):
+        return [(z, names[:1], None)]
     if kind == "UniversalJoint":
-        return [(np.array([1.0, 0.0, 0.0]), names[:1], None), (np.array([0.0, 1.0, 0.0]), names[1:2], None)]
+        return [(x, names[:1], None), (y, names[1:2], None)]
+    if kind in ("GimbalJoint", "BallJoint", "FreeJoint"):
+        return [(x, names[:1], None), (y, names[1:2], None), (z, names[2:3], None)]
+    if kind in ("WeldJoint", "SliderJoint"):
+        return []
     if kind == "CustomJoint":
         transform = probe.opensim.CustomJoint.safeDownCast(joint).getSpatialTransform()
         out = []
@@ -122,8 +138,9 @@ def _joint_axes(probe: _Probe, joint) -> List[Tuple[np.ndarray, List[str], Any]]
             out.append((axis.get_axis().to_numpy().copy(), [array.get(k) for k in range(array.getSize())],
                         axis.get_function()))
         return out
-    raise HumanScoreError(f"OpenSim joint {joint.getName()!r}: joint type {kind} is not supported "
-                          "(expected PinJoint, UniversalJoint or CustomJoint)")
+    raise HumanScoreError(f"OpenSim joint {joint.getName()!r}: joint type {kind} is not supported (expected "
+                          "CustomJoint, PinJoint, PlanarJoint, UniversalJoint, GimbalJoint, BallJoint, FreeJoint, "
+                          "SliderJoint or WeldJoint)")
 
 
 def _evaluate(probe: _Probe, function, value: float) -> float:
@@ -205,14 +222,16 @@ def derive_limits(model_path: Union[str, Path], seed: int = 0) -> Dict[str, Any]
         ``coordinates`` (name -> joint, motion type, min/max/default in degrees for
         rotational and metres for translational coordinates, clamped, locked),
         ``segments`` (map segment -> parent and child body, elementary rotations (axis in the
-        parent body frame, coordinate, slope or coupling table in degrees), ``rest_rotation``
-        (3x3), ``check_error_deg``), ``default_pose_orientations`` (body -> 3x3 rotation of
+        parent body frame, coordinate, slope or coupling table in degrees; none for a welded
+        segment), ``rest_rotation`` (3x3), ``check_error_deg``), ``absent_segments`` (map
+        segment -> why the model lacks it: a model without arms, a single leg),
+        ``default_pose_orientations`` (body -> 3x3 rotation of
         the body frame in ground with every coordinate at zero) and ``default_pose_origins``
         (body -> origin in ground, metres, same pose; joint centres for the rest alignment).
 
     Raises:
-        HumanScoreError: the model cannot be read, lacks a segment of the map, or the derived
-            structure does not reproduce OpenSim's orientations.
+        HumanScoreError: the model cannot be read, lacks the pelvis or both femurs, or the
+            derived structure does not reproduce OpenSim's orientations.
     """
     model_path = Path(model_path)
     if not model_path.is_file():
@@ -233,15 +252,16 @@ def derive_limits(model_path: Union[str, Path], seed: int = 0) -> Dict[str, Any]
 
     rng = np.random.default_rng(seed)
     segments: Dict[str, Any] = {}
+    absent: Dict[str, str] = {}
     bodies = set()
     for segment in expand_segments(SEGMENTS):
         if segment.opensim_child is None:
             continue  # a segment OpenSim lacks (neck): its axes come from the map itself
         parent, child = segment.opensim_parent, segment.opensim_child
-        for body in (parent, child):
-            if body != "ground" and not probe.model.getBodySet().contains(body):
-                raise HumanScoreError(f"derive-limits: model {model_path.name} has no body {body!r} "
-                                      f"(needed for segment {segment.name})")
+        missing = [b for b in (parent, child) if b != "ground" and not probe.model.getBodySet().contains(b)]
+        if missing:  # a model without arms, or with one leg
+            absent[segment.name] = f"no body {missing[0]!r}"
+            continue
         elements = _elementary_rotations(probe, parent, child)
         probe.pose({})
         rest = probe.relative(parent, child)
@@ -263,6 +283,10 @@ def derive_limits(model_path: Union[str, Path], seed: int = 0) -> Dict[str, Any]
         }
         bodies.update(b for b in (parent, child) if b != "ground")
 
+    lacking = {name: absent[name] for name in ("pelvis",) + _LOWER_BODY if name in absent}
+    if "pelvis" in lacking or all(name in lacking for name in _LOWER_BODY):
+        raise HumanScoreError(f"derive-limits: model {model_path.name} lacks the usual lower body (a pelvis and at "
+                              f"least one femur): " + "; ".join(f"{n}: {why}" for n, why in lacking.items()))
     probe.pose({})
     default_frames = {b: [[round(float(v), 9) for v in row] for row in probe.orientation(b)] for b in sorted(bodies)}
     default_origins = {b.getName(): [round(float(v), 9) for v in b.getPositionInGround(probe.state).to_numpy()]
@@ -279,9 +303,59 @@ def derive_limits(model_path: Union[str, Path], seed: int = 0) -> Dict[str, Any]
         },
         "coordinates": coordinates,
         "segments": segments,
+        "absent_segments": absent,
         "default_pose_orientations": default_frames,
         "default_pose_origins": default_origins,
     }
+
+
+def joint_map_structure(limits: Mapping[str, Any], stand_in: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """A :func:`derive_limits` result completed so that a
+    :class:`~humanscore_torch.limits.joint_map.JointMap` can be built on it, for any model.
+
+    * a segment the model lacks (``absent_segments``: no arms, one leg) takes the stand-in's
+      structure, and its bodies the stand-in's default-pose frames; an import poses it at rest;
+    * a welded segment (no rotation: the OpenCap model's wrists) keeps the model's rest rotation
+      (the weld) and takes the stand-in's axes, so that its fixed rotation reads as angles;
+    * a segment with fewer rotations than the map names (a planar hip, a pin ankle) gets
+      residual angles named ``<segment>_residual_<k>`` for the ones the map has no name for.
+
+    Args:
+        limits: the model's derived limits (not changed).
+        stand_in: a complete structure (None: the shipped ``joint_limits``, Rajagopal 2016).
+
+    Returns:
+        a new dict; ``stand_in_segments`` lists the segments that took the stand-in's axes.
+    """
+    from ..config import load_config
+
+    stand_in = load_config("joint_limits") if stand_in is None else stand_in
+    out = copy.deepcopy(dict(limits))
+    segments, borrowed = out["segments"], []
+    for segment in expand_segments(SEGMENTS):
+        if segment.opensim_child is None:
+            continue
+        entry = segments.get(segment.name)
+        if entry is None or not entry["rotations"]:
+            borrowed.append(segment.name)
+            replacement = copy.deepcopy(stand_in["segments"][segment.name])
+            if entry is not None:  # welded: the model's own fixed rotation
+                replacement["rest_rotation"] = entry["rest_rotation"]
+            else:
+                for key in ("default_pose_orientations", "default_pose_origins"):
+                    for body in (segment.opensim_child,) + (segment.bone[2:] if segment.bone else ()):
+                        if body in stand_in[key]:
+                            out[key].setdefault(body, stand_in[key][body])
+            segments[segment.name] = replacement
+            continue
+        rotations = entry["rotations"]
+        needed = sum("table_deg" in r for r in rotations) + 3 - len(rotations)
+        taken = {r["coordinate"] for r in rotations}
+        free = [n for n in segment.residual_names if n not in taken]
+        if len(free) != needed or len(free) != len(segment.residual_names):
+            entry["residual_names"] = (free + [f"{segment.name}_residual_{k}" for k in range(1, 4)])[:needed]
+    out["stand_in_segments"] = borrowed
+    return out
 
 
 def write_limits_yaml(limits: Dict[str, Any], path: Union[str, Path], header: Optional[str] = None) -> Path:

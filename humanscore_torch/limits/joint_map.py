@@ -148,7 +148,7 @@ def _segment_slots(seg: Segment, data: Optional[Mapping[str, Any]], neck_axes: S
     if data is None:  # the neck: the lumbar joint's axes, no rest rotation
         return [_Slot(n, a) for n, a in zip(seg.residual_names, neck_axes)], np.eye(3)
     rest = np.asarray(data["rest_rotation"], dtype=np.float64)
-    residuals = list(seg.residual_names)
+    residuals = list(data.get("residual_names", seg.residual_names))  # a model's own (derive.joint_map_structure)
     slots: List[_Slot] = []
     for element in data["rotations"]:
         axis = _unit(np.asarray(element["axis"], dtype=np.float64))

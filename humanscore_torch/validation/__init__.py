@@ -6,6 +6,6 @@ their thresholds and formats them. Needs the ``opensim`` package and the referen
 """
 
 from .figures import Figure, figures_to_json, format_table, validate
-from .trial import RunningTrial, reference_data_dir, round_trip
+from .trial import ImportedTrial, RunningTrial, reference_data_dir, round_trip
 
-__all__ = ["Figure", "RunningTrial", "figures_to_json", "format_table", "reference_data_dir", "round_trip", "validate"]
+__all__ = ["Figure", "ImportedTrial", "RunningTrial", "figures_to_json", "format_table", "reference_data_dir", "round_trip", "validate"]

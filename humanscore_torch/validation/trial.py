@@ -1,4 +1,5 @@
-"""Measurements on the OpenSim reference data: the real running trial and the round trip.
+"""Measurements on the OpenSim reference data: the real running trial and the round trip
+(:class:`ImportedTrial` measures any model and ``.mot`` the same way).
 
 The trial is subject02 of Hamner et al. 2010 (``FullBodyModel_Hamner2010_v2_0.osim`` +
 ``subject02_running_ik.mot``, 60 Hz, force plates in ``subject02_running_grf.mot``); the round
@@ -35,7 +36,7 @@ from ..functional.jerk import _third_difference, jerk
 from ..functional.newtonian import newtonian_plausibility
 from ..functional.range_of_motion import joint_map_for_body, range_of_motion
 from ..functional.self_penetration import self_penetration, unchecked_parts_from_metadata
-from ..io.opensim import _rest_joints, opensim_body_poses, read_mot, read_opensim_motion
+from ..io.opensim import HIP_BODIES, _rest_joints, opensim_body_poses, read_mot, read_opensim_motion
 from ..limits.joint_map import FRAME_CHANGE, JointMap
 
 HAMNER_MODEL = "FullBodyModel_Hamner2010_v2_0.osim"
@@ -146,17 +147,18 @@ class OpenSimJoints(NamedTuple):
     belt_m_s: float
 
 
-class RunningTrial:
-    """The real running trial of the reference data; each part is computed on first use.
+class ImportedTrial:
+    """An OpenSim trial (a model and its ``.mot``) imported onto an SMPL body, with the bodies
+    OpenSim places for it; each part is computed on first use.
 
     Args:
-        reference_data: the reference data folder (see :func:`reference_data_dir`).
+        model_path: the ``.osim`` model. mot_path: its coordinates file (degrees).
         body: the SMPL body the trial is imported onto (None: ``BodyModel.default()``).
     """
 
-    def __init__(self, reference_data: Optional[Union[str, Path]] = None, body=None):
-        self.folder = reference_data_dir(reference_data) / "opensim"
-        self.model_path = self.folder / HAMNER_MODEL
+    def __init__(self, model_path: Union[str, Path], mot_path: Union[str, Path], body=None):
+        self.model_path = Path(model_path)
+        self.mot_path = Path(mot_path)
         self._body = body
 
     @cached_property
@@ -168,17 +170,24 @@ class RunningTrial:
 
     @cached_property
     def limits(self) -> Dict:
-        """:func:`~humanscore_torch.limits.derive.derive_limits` of the Hamner model."""
+        """:func:`~humanscore_torch.limits.derive.derive_limits` of the model."""
         from ..limits.derive import derive_limits
 
         _require_opensim()
         return derive_limits(self.model_path)
 
     @cached_property
+    def joint_map(self) -> JointMap:
+        """The joint map of the model (completed for the segments it lacks), aligned to :attr:`body`."""
+        from ..limits.derive import joint_map_structure
+
+        return JointMap.from_config(joint_map_structure(self.limits), rest_joints=_rest_joints(self.body))
+
+    @cached_property
     def _table(self):
-        labels, values, times, in_degrees = read_mot(self.folder / RUNNING_TRIAL)
+        labels, values, times, in_degrees = read_mot(self.mot_path)
         if not in_degrees:
-            raise HumanScoreError(f"{self.folder / RUNNING_TRIAL}: expected angles in degrees (inDegrees=yes)")
+            raise HumanScoreError(f"{self.mot_path}: expected angles in degrees (inDegrees=yes)")
         return labels, values, times
 
     @property
@@ -204,6 +213,50 @@ class RunningTrial:
         return {n: (np.radians(v) if kinds[n] == "rotational" else v) for n, v in self.mot.items()}
 
     @cached_property
+    def sequence(self) -> Dict:
+        """The trial imported onto :attr:`body` (a sequence dict, see ``read_opensim_motion``)."""
+        _require_opensim()
+        return read_opensim_motion(self.mot_path, self.model_path, body=self.body)[0]
+
+    @cached_property
+    def smpl_joints(self) -> np.ndarray:
+        """(T, 24, 3) joints of the imported poses on :attr:`body`, metres, SMPL world, float64."""
+        seq = self.sequence
+        with torch.no_grad():
+            out = self.body(seq["global_orient"].double(), seq["body_pose"].double(), None,
+                            seq["transl"].double(), need_vertices=False)
+        return out.joints.numpy()
+
+    @cached_property
+    def _bodies(self) -> Tuple[Dict[str, int], np.ndarray, np.ndarray]:
+        names = sorted(({b for _, pair in LIMBS.values() for b in pair} | set(JOINT_ORIGINS.values())
+                        | {b for b, _ in JOINT_OFFSETS.values()}) & set(self.limits["default_pose_origins"]))
+        orientations, origins = opensim_body_poses(self.model_path, self.coordinates, names)
+        return {n: i for i, n in enumerate(names)}, orientations, origins
+
+    def has_bodies(self, names: Sequence[str]) -> bool:
+        """Whether the model has every body of ``names``."""
+        return set(names) <= set(self._bodies[0])
+
+    def body_origins(self, names: Sequence[str]) -> np.ndarray:
+        """(T, N, 3) origins of OpenSim bodies in ground (metres, y up, x forward)."""
+        index, _, origins = self._bodies
+        return origins[:, [index[n] for n in names]]
+
+
+class RunningTrial(ImportedTrial):
+    """The real running trial of the reference data (Hamner 2010 subject02, with force plates).
+
+    Args:
+        reference_data: the reference data folder (see :func:`reference_data_dir`).
+        body: the SMPL body the trial is imported onto (None: ``BodyModel.default()``).
+    """
+
+    def __init__(self, reference_data: Optional[Union[str, Path]] = None, body=None):
+        self.folder = reference_data_dir(reference_data) / "opensim"
+        super().__init__(self.folder / HAMNER_MODEL, self.folder / RUNNING_TRIAL, body)
+
+    @cached_property
     def mass(self) -> float:
         """Total mass of the Hamner model (kg)."""
         opensim = _require_opensim()
@@ -223,33 +276,6 @@ class RunningTrial:
         return self.plate_force_y / self.mass - float(load_config("newtonian")["gravity_m_s2"])
 
     @cached_property
-    def sequence(self) -> Dict:
-        """The trial imported onto :attr:`body` (a sequence dict, see ``read_opensim_motion``)."""
-        _require_opensim()
-        return read_opensim_motion(self.folder / RUNNING_TRIAL, self.model_path, body=self.body)[0]
-
-    @cached_property
-    def smpl_joints(self) -> np.ndarray:
-        """(T, 24, 3) joints of the imported poses on :attr:`body`, metres, SMPL world, float64."""
-        seq = self.sequence
-        with torch.no_grad():
-            out = self.body(seq["global_orient"].double(), seq["body_pose"].double(), None,
-                            seq["transl"].double(), need_vertices=False)
-        return out.joints.numpy()
-
-    @cached_property
-    def _bodies(self) -> Tuple[Dict[str, int], np.ndarray, np.ndarray]:
-        names = sorted({b for _, pair in LIMBS.values() for b in pair} | set(JOINT_ORIGINS.values())
-                       | {b for b, _ in JOINT_OFFSETS.values()})
-        orientations, origins = opensim_body_poses(self.model_path, self.coordinates, names)
-        return {n: i for i, n in enumerate(names)}, orientations, origins
-
-    def body_origins(self, names: Sequence[str]) -> np.ndarray:
-        """(T, N, 3) origins of OpenSim bodies in ground (metres, y up, x forward)."""
-        index, _, origins = self._bodies
-        return origins[:, [index[n] for n in names]]
-
-    @cached_property
     def opensim_joints(self) -> OpenSimJoints:
         """The trial as 24 SMPL-like joints placed by OpenSim, moved over ground."""
         index, orientations, origins = self._bodies
@@ -265,14 +291,14 @@ class RunningTrial:
 
 
 # ----------------------------------------------------------------------- the imported trial
-def angle_rms_deg(trial: RunningTrial, names: Sequence[str] = ANGLE_COORDINATES) -> Dict[str, float]:
+def angle_rms_deg(trial: ImportedTrial, names: Sequence[str] = ANGLE_COORDINATES) -> Dict[str, float]:
     """RMS difference (degrees) between each coordinate the project computes from the imported
     SMPL poses (the joint map derived from the trial's own model) and the ``.mot`` value."""
-    hamner = JointMap.from_config(trial.limits, rest_joints=_rest_joints(trial.body))
     seq = trial.sequence
-    coords = torch.rad2deg(hamner.coordinates_from_smpl(seq["global_orient"].double(), seq["body_pose"].double())).numpy()
+    joint_map = trial.joint_map
+    coords = torch.rad2deg(joint_map.coordinates_from_smpl(seq["global_orient"].double(), seq["body_pose"].double())).numpy()
     mot = trial.mot
-    return {n: float(np.sqrt(np.mean((coords[:, hamner.coordinate_index[n]] - mot[n]) ** 2))) for n in names}
+    return {n: float(np.sqrt(np.mean((coords[:, joint_map.coordinate_index[n]] - mot[n]) ** 2))) for n in names}
 
 
 class LimbDirections(NamedTuple):
@@ -281,7 +307,8 @@ class LimbDirections(NamedTuple):
     Attributes:
         rms_deg: limb name -> RMS angle (degrees) between the SMPL limb (joint -> child joint)
             and the same limb between OpenSim body origins, over the trial.
-        smpl_hips: (T, 3) midpoint of the SMPL hip joints (metres, SMPL world).
+        smpl_hips: (T, 3) midpoint of the SMPL hip joints (metres, SMPL world; the one hip of a
+            single-leg model).
         opensim_hips: (T, 3) midpoint of OpenSim's femur origins, in SMPL world axes.
     """
 
@@ -290,17 +317,21 @@ class LimbDirections(NamedTuple):
     opensim_hips: np.ndarray
 
 
-def limb_directions(trial: RunningTrial) -> LimbDirections:
-    """World-frame directions of thigh, shank, upper arm and forearm against OpenSim's."""
+def limb_directions(trial: ImportedTrial) -> LimbDirections:
+    """World-frame directions of thigh, shank, upper arm and forearm against OpenSim's (the
+    limbs whose bodies the model has)."""
     joints = trial.smpl_joints
     rms = {}
     for name, ((j0, j1), bodies) in LIMBS.items():
+        if not trial.has_bodies(bodies):
+            continue
         origins = trial.body_origins(bodies) @ np.asarray(FRAME_CHANGE)  # ground -> SMPL world (row vectors)
         smpl, model = joints[:, j1] - joints[:, j0], origins[:, 1] - origins[:, 0]
         cos = (smpl * model).sum(-1) / np.linalg.norm(smpl, axis=-1) / np.linalg.norm(model, axis=-1)
         rms[name] = float(np.sqrt(np.mean(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) ** 2)))
-    hips = (trial.body_origins(("femur_r", "femur_l")) @ np.asarray(FRAME_CHANGE)).mean(1)
-    return LimbDirections(rms, joints[:, [1, 2]].mean(1), hips)
+    femurs = [(joint, name) for joint, name in HIP_BODIES if trial.has_bodies([name])]
+    hips = (trial.body_origins([name for _, name in femurs]) @ np.asarray(FRAME_CHANGE)).mean(1)
+    return LimbDirections(rms, joints[:, [joint for joint, _ in femurs]].mean(1), hips)
 
 
 def rom_violation(trial: RunningTrial) -> Dict[str, torch.Tensor]:
