@@ -275,7 +275,8 @@ def newtonian_frames(tables: ReferenceTables, joints: np.ndarray, fps: float) ->
                & valid[:, None])
     still = (speeds < float(contact_cfg["rest_speed_m_s"])) & valid[:, None]
     rest_radius = int(math.ceil(fps * float(contact_cfg["rest_s"]) / 2))
-    resting = np.array([still[max(0, t - rest_radius):t + rest_radius + 1].all(0) for t in range(frames)]) & valid[:, None]
+    resting = np.array([still[max(0, t - rest_radius):t + rest_radius + 1].all(0) for t in range(frames)])
+    resting &= valid[:, None]
     contact = (planted | resting).any(-1)
     horizontal = np.linalg.norm(vel[:, points][..., [0, 2]], axis=-1)
     slowest = np.where(planted.any(-1), np.where(planted, horizontal, np.inf).min(-1), 0.0)

@@ -29,7 +29,6 @@ height an estimator or a retargeting moves while it is planted.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, NamedTuple, Optional
 
 import torch

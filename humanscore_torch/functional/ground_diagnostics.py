@@ -62,7 +62,7 @@ def ground_diagnostics(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[t
     config = load_config("diagnostics") if config is None else config
     smooth = lowpass_derivatives(joints, fps.to(joints.dtype), mask, float(load_config("newtonian")["filter"]["cutoff_hz"]))
     valid = smooth.valid
-    contact = support_contact(smooth.position, smooth.velocity, valid, fps.to(joints.dtype), ground, config["contact"])
+    contact = support_contact(smooth.position, smooth.velocity, valid, fps, ground, config["contact"])
     heights = contact.heights[..., :FOOT_JOINTS.numel()]  # (B, T, 4) the foot joints come first
     horizontal = safe_norm(smooth.velocity[:, :, FOOT_JOINTS.to(joints.device).flatten()][..., [0, 2]])
     frames = valid.sum(1)
