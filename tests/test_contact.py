@@ -122,6 +122,30 @@ def test_hands_planted_on_the_floor_are_support():
     assert not feet[on_hands].any() and hands[on_hands].all()
 
 
+def _kneeling(seconds: float = 5.0) -> torch.Tensor:
+    """Kneeling upright on both knees, shins flat on the floor behind; from 1.5 s to 3.5 s the
+    feet lift 20 cm (shins tilted up) and the knees alone carry the body."""
+    t = _times(seconds)
+    joints = rest_joints()[None].repeat(len(t), 1, 1)
+    above_knees = [j for j in range(24) if j not in (4, 5) + FEET]
+    joints[:, above_knees, 1] -= 0.48 - 0.069  # the knee joints sit one knee thickness above the floor
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        joints[:, 4 + side] = torch.tensor([sign * 0.10, 0.069, 0.01], dtype=F64)
+        joints[:, 7 + side] = torch.tensor([sign * 0.09, 0.06, -0.38], dtype=F64)  # ankles behind
+        joints[:, 10 + side] = torch.tensor([sign * 0.11, 0.03, -0.50], dtype=F64)  # toes behind
+    lift = 0.20 * _smoothstep((t - 1.5) / 0.4) * (1 - _smoothstep((t - 3.1) / 0.4))
+    joints[:, list(FEET), 1] += lift[:, None]
+    return joints, (t > 2.0) & (t < 3.0)
+
+
+def test_knees_on_the_floor_are_support():
+    joints, on_knees = _kneeling()
+    out = _run(joints)
+    assert out["flight"].sum().item() == 0 and out["num_violating"].item() == 0
+    knees = out["contact"][0, :, [SUPPORTS.index("left_knee"), SUPPORTS.index("right_knee")]]
+    assert knees[on_knees].all() and not out["contact"][0, on_knees, :2].any()
+
+
 def _box_step_down(height: float = 0.3, seconds: float = 6.0) -> torch.Tensor:
     """Standing on a box ``height`` m high, stepping down forward onto the floor (left foot
     at 2.0-2.6 s, right foot at 2.8-3.4 s, the body lowered in between), standing there."""
