@@ -35,7 +35,7 @@ from ..body.parts import PartStructure, part_structure
 from ..body.segments import com_joint_weights
 from ..body.skeleton import bones as smpl_bones
 from ..config import load_config
-from ..functional.contact import FOOT_JOINTS
+from ..functional.contact import SUPPORT_POINT_JOINTS, SUPPORT_POINTS
 from ..functional.filtering import gaussian_sigma_seconds
 from ..functional.range_of_motion import coordinate_limits, joint_map_for_body
 from .clips import bench_clip
@@ -242,24 +242,46 @@ def newtonian_frames(tables: ReferenceTables, joints: np.ndarray, fps: float) ->
         position[t], velocity[t], acceleration[t] = coefficients[0], coefficients[1] * fps, 2 * coefficients[2] * fps ** 2
     pos, vel = position[:, :72].reshape(frames, 24, 3), velocity[:, :72].reshape(frames, 24, 3)
     com_acc = acceleration[:, 72:]
-    # Per clip: stance levels of the foot joints (low percentile of their heights) and which
-    # bones are long enough for an angular speed.
-    feet = FOOT_JOINTS.numpy()
-    levels = []
-    for k in range(2):
-        heights = np.sort(np.where(valid[:, None], pos[:, feet[:, k], 1], 0.0).reshape(-1))
-        levels.append(heights[int(math.floor((len(heights) - 1) * float(contact_cfg["ground_percentile"]) / 100.0))])
+    # Per clip: which bones are long enough for an angular speed.
     parent, child = tables.bones.T
     speeds_cfg = config["speeds"]
     bone_mean = np.linalg.norm(pos[valid][:, child] - pos[valid][:, parent], axis=-1).mean(0) if valid.any() \
         else np.zeros(len(parent))
     long_bones = bone_mean >= float(speeds_cfg["min_bone_length_m"])
     radius = int(math.ceil(fps * gaussian_sigma_seconds(cutoff)))
-    contact = np.zeros(frames, dtype=bool)
-    for t in range(frames):
-        heights = pos[t, feet, 1] - np.asarray(levels)[None, :]
-        speeds = np.linalg.norm(vel[t, feet], axis=-1)
-        contact[t] = ((heights < float(contact_cfg["height_m"])) & (speeds < float(contact_cfg["speed_m_s"]))).any()
+
+    def window(t: int, half: int) -> np.ndarray:
+        """Valid frames t + k * step, |k * step| <= half (every frame up to 64 either side)."""
+        half = min(half, frames - 1)
+        samples = max(1, min(64, half))
+        step = max(1, int(math.ceil(half / samples)))
+        index = t + step * np.arange(-samples, samples + 1)
+        index = index[(np.abs(index - t) <= half) & (index >= 0) & (index < frames)]
+        return index[valid[index]]
+
+    def lowest_rank(values: np.ndarray, q: float) -> float:
+        return float(np.sort(values)[int(math.floor((len(values) - 1) * q))]) if len(values) else 0.0
+
+    # Supports (feet, knees, hands): ground = a low percentile of the lowest sole height over a
+    # window; a point is planted near the ground and slow, resting when still around the frame.
+    points = SUPPORT_POINT_JOINTS.numpy()
+    joint_height = np.array([float(contact_cfg["joint_height_m"][n.split("_", 1)[1]]) for n in SUPPORT_POINTS])
+    soles = pos[:, points, 1] - joint_height[None, :]
+    ground_half = int(math.ceil(fps * float(contact_cfg["ground_window_s"]) / 2))
+    quantile = float(contact_cfg["ground_percentile"]) / 100.0
+    ground = np.array([lowest_rank(soles[window(t, ground_half)].min(-1), quantile) for t in range(frames)])
+    speeds = np.linalg.norm(vel[:, points], axis=-1)
+    planted = ((soles - ground[:, None] < float(contact_cfg["height_m"])) & (speeds < float(contact_cfg["speed_m_s"]))
+               & valid[:, None])
+    still = (speeds < float(contact_cfg["rest_speed_m_s"])) & valid[:, None]
+    rest_radius = int(math.ceil(fps * float(contact_cfg["rest_s"]) / 2))
+    resting = np.array([still[max(0, t - rest_radius):t + rest_radius + 1].all(0) for t in range(frames)])
+    resting &= valid[:, None]
+    contact = (planted | resting).any(-1)
+    horizontal = np.linalg.norm(vel[:, points][..., [0, 2]], axis=-1)
+    slowest = np.where(planted.any(-1), np.where(planted, horizontal, np.inf).min(-1), 0.0)
+    reach = int(math.ceil(fps * 2.0 * gaussian_sigma_seconds(cutoff)))  # a slide lasts +-2 sigma
+    sliding = np.array([slowest[window(t, reach)].min() if len(window(t, reach)) else 0.0 for t in range(frames)])
     g = float(config["gravity_m_s2"])
     tol = config["tolerances_m_s2"]
     violating = np.zeros(frames, dtype=bool)
@@ -275,6 +297,7 @@ def newtonian_frames(tables: ReferenceTables, joints: np.ndarray, fps: float) ->
         squared = (bone ** 2).sum(-1)
         angular = np.linalg.norm(np.cross(bone, rate), axis=-1) / np.where(squared > 0, squared, 1.0) * long_bones
         violating[t] = (-support > float(tol["ground_pull"])
+                        or (not flight and sliding[t] > float(config["max_stance_sliding_m_s"]))
                         or (flight and force > float(tol["flight"]))
                         or (not flight and horizontal - float(config["friction_coefficient"]) * max(support, 0.0)
                             > float(tol["friction"]))

@@ -1,14 +1,16 @@
 """Ground diagnostics beyond the six metrics (spec 4): foot skating, ground penetration, floating.
 
-All three use the feet's stance levels of :mod:`.contact` (the known ground plane when one is
-given, else estimated from the feet) on low-passed joints (:mod:`.filtering`):
+All three use the ground of :mod:`.contact` (the known ground plane when one is given, else
+estimated locally in time from the supports) and the sole heights of the support points, on
+low-passed joints (:mod:`.filtering`):
 
-* **foot skating**: a foot joint within ``foot_skating.height_m`` of its stance level that moves
+* **foot skating**: a foot joint within ``foot_skating.height_m`` of the ground that moves
   horizontally faster than ``foot_skating.speed_m_s``; per frame the fastest such joint.
 * **ground penetration**: a foot joint deeper than ``ground_penetration.depth_tolerance_m``
-  below its stance level; per frame the deepest (mm).
-* **floating**: airborne frames (every foot joint more than ``floating.height_m`` above its
-  level) in an airborne stretch longer than ``floating.max_flight_s`` (longer than any jump).
+  below the ground; per frame the deepest (mm).
+* **floating**: airborne frames (every support point, feet, knees and hands, more than
+  ``floating.height_m`` above the ground) in an airborne stretch longer than
+  ``floating.max_flight_s`` (longer than any jump).
 
 Each gives ``raw`` = fraction of valid frames affected and per-frame values.
 """
@@ -20,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional
 import torch
 
 from ..config import load_config
-from .contact import FOOT_JOINTS, foot_contact
+from .contact import FOOT_JOINTS, support_contact
 from .filtering import lowpass_derivatives
 from .motion_inputs import check_motion, safe_norm
 from .result import MetricResult
@@ -52,16 +54,16 @@ def ground_diagnostics(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[t
     Returns:
         ``{name: {"raw": (B,) fraction of valid frames, "computed": (B,), "per_frame": (B, T),
         "affected": (B, T) bool, ...}}`` for each name of :data:`DIAGNOSTICS`; per_frame is the
-        skating speed (m/s), the penetration depth (mm) and the height of the lowest foot joint
-        above its level (m). foot_skating adds ``mean_speed`` (B,) over skating frames;
+        skating speed (m/s), the penetration depth (mm) and the height of the lowest support
+        point above the ground (m). foot_skating adds ``mean_speed`` (B,) over skating frames;
         ground_penetration ``mean_depth_mm`` (B,) over penetrating frames.
     """
     joints, mask = check_motion(joints, fps, mask, "B T 24 3")
     config = load_config("diagnostics") if config is None else config
     smooth = lowpass_derivatives(joints, fps.to(joints.dtype), mask, float(load_config("newtonian")["filter"]["cutoff_hz"]))
     valid = smooth.valid
-    contact = foot_contact(smooth.position, smooth.velocity, valid, ground, config["contact"])
-    heights = contact.heights.flatten(2)  # (B, T, 4) foot joints
+    contact = support_contact(smooth.position, smooth.velocity, valid, fps, ground, config["contact"])
+    heights = contact.heights[..., :FOOT_JOINTS.numel()]  # (B, T, 4) the foot joints come first
     horizontal = safe_norm(smooth.velocity[:, :, FOOT_JOINTS.to(joints.device).flatten()][..., [0, 2]])
     frames = valid.sum(1)
     dtype = joints.dtype
@@ -74,7 +76,7 @@ def ground_diagnostics(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[t
     skating = skate_speed > float(config["foot_skating"]["speed_m_s"])
     depth_mm = 1000.0 * (-heights).clamp_min(0).amax(-1) * valid
     penetrating = depth_mm > 1000.0 * float(config["ground_penetration"]["depth_tolerance_m"])
-    lowest = heights.amin(-1) * valid
+    lowest = contact.heights.amin(-1) * valid
     airborne = (lowest > float(config["floating"]["height_m"])) & valid
     longest = torch.ceil(fps.to(dtype) * float(config["floating"]["max_flight_s"]))
     floating = _run_lengths(airborne).to(dtype) > longest[:, None]

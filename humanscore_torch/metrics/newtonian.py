@@ -18,7 +18,7 @@ class NewtonianPlausibility(Metric):
 
     ``update(joints, fps, mask=None, ground=None)``: joints (B, T, 24, 3) metres (y up), fps
     (B,) Hz, mask (B, T) bool, ground (B,) known ground height in metres or None.
-    ``compute()`` returns 0-dim ``raw`` and ``score`` and ``by_constraint`` (6,) the fraction
+    ``compute()`` returns 0-dim ``raw`` and ``score`` and ``by_constraint`` (7,) the fraction
     of frames violating each constraint (order ``functional.newtonian.CONSTRAINTS``).
 
     Args:
@@ -50,7 +50,7 @@ class NewtonianPlausibility(Metric):
 
         Returns:
             dict: ``raw`` () fraction of assessable frames violating any constraint,
-            ``score`` () 0-100, and ``by_constraint`` (6,) fraction of assessable frames
+            ``score`` () 0-100, and ``by_constraint`` (7,) fraction of assessable frames
             violating each constraint, in ``functional.newtonian.CONSTRAINTS`` order. Fractions
             are 0 when no frame was assessable.
         """

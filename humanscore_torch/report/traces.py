@@ -49,7 +49,7 @@ class ClipTrace:
         path: the clip's ``path`` (as in results.json). group: its group name.
         fps: frames per second. overall: its overall score (None when not computed).
         series: metric key -> (T,) float per-frame values (see ``SERIES``); only computed metrics.
-        newtonian_constraints: (T, 6) bool violations per constraint (``CONSTRAINTS`` order) or None.
+        newtonian_constraints: (T, 7) bool violations per constraint (``CONSTRAINTS`` order) or None.
     """
 
     path: str

@@ -147,6 +147,28 @@ class OpenSimJoints(NamedTuple):
     belt_m_s: float
 
 
+def smpl_like_joints(index: Dict[str, int], orientations: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """(T, 24, 3) SMPL-like joints from OpenSim body frames: the origins of
+    :data:`JOINT_ORIGINS` and the points of :data:`JOINT_OFFSETS` (OpenSim ground frame).
+
+    Args:
+        index: body name -> position in ``orientations`` / ``origins``.
+        orientations: (T, N, 3, 3) and origins: (T, N, 3) metres, from
+            :func:`~humanscore_torch.io.opensim.opensim_body_poses`.
+    """
+    joints = np.zeros((origins.shape[0], 24, 3))
+    for joint, name in JOINT_ORIGINS.items():
+        joints[:, joint] = origins[:, index[name]]
+    for joint, (name, offset) in JOINT_OFFSETS.items():
+        joints[:, joint] = origins[:, index[name]] + orientations[:, index[name]] @ np.asarray(offset)
+    return joints
+
+
+def opensim_body_names() -> Tuple[str, ...]:
+    """The OpenSim bodies :func:`smpl_like_joints` reads."""
+    return tuple(sorted(set(JOINT_ORIGINS.values()) | {b for b, _ in JOINT_OFFSETS.values()}))
+
+
 class ImportedTrial:
     """An OpenSim trial (a model and its ``.mot``) imported onto an SMPL body, with the bodies
     OpenSim places for it; each part is computed on first use.
@@ -278,12 +300,7 @@ class RunningTrial(ImportedTrial):
     @cached_property
     def opensim_joints(self) -> OpenSimJoints:
         """The trial as 24 SMPL-like joints placed by OpenSim, moved over ground."""
-        index, orientations, origins = self._bodies
-        joints = np.zeros((len(self.times), 24, 3))
-        for joint, name in JOINT_ORIGINS.items():
-            joints[:, joint] = origins[:, index[name]]
-        for joint, (name, offset) in JOINT_OFFSETS.items():
-            joints[:, joint] = origins[:, index[name]] + orientations[:, index[name]] @ np.asarray(offset)
+        joints = smpl_like_joints(*self._bodies)
         belt = belt_speed(joints, self.fps, self.plate_force_y, forward=0)
         body_weight = self.mass * float(load_config("newtonian")["gravity_m_s2"])
         return OpenSimJoints(over_ground(joints, self.times, belt, forward=0), self.body_origins(JERK_BODIES),
