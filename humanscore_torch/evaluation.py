@@ -15,11 +15,10 @@ import torch
 
 from .body.model import BodyModel
 from .errors import HumanScoreError, InputValueError
-from .functional.aggregate import OVERALL_KEY, aggregate_scores
-from .functional.result import MetricResult
+from .aggregate import aggregate_scores
 from .io import read_motion_file
 from .motion import MotionBatch
-from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
+from .registry import METRIC_KEYS, OVERALL_KEY, TIERS, MetricFn, MetricResult, available_metrics
 
 
 def score_batch(
@@ -47,7 +46,7 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
 
     Tier score = weighted mean of its computed metrics; overall = weighted mean of the
     computed tiers (weights in ``configs/humanscore.yaml``, see
-    :func:`~humanscore_torch.functional.aggregate.aggregate_scores`). A metric that was not
+    :func:`~humanscore_torch.aggregate.aggregate_scores`). A metric that was not
     computed (or not implemented) is ``None`` and is left out of the means, visibly, never
     counted as 100.
     """

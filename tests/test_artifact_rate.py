@@ -10,7 +10,8 @@ from humanscore_torch.detectors import (
     GLOBAL_CLASSES, HADM_CLASSES, LOCAL_CLASSES, ArtifactDetector, CallableDetector, HADMDetector, detect_video)
 from humanscore_torch.errors import HumanScoreError
 from humanscore_torch.functional.artifact_rate import (
-    _artifact_rate_update, artifact_penalty, artifact_rate, artifact_rate_result)
+    _artifact_rate_update, artifact_penalty, artifact_rate)
+from humanscore_torch.registry import score_metric
 from humanscore_torch.losses.anatomy import ArtifactLoss
 from humanscore_torch.metrics.artifact_rate import ArtifactRate
 from humanscore_torch.motion import MotionBatch
@@ -58,10 +59,10 @@ def test_more_artifact_frames_lower_the_score_monotonically():
 def test_without_detections_the_metric_is_not_computed():
     batch = MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=torch.ones(2, 6, dtype=torch.bool),
                         joints=torch.zeros(2, 6, 24, 3))
-    result = artifact_rate_result(batch, None)
+    result = score_metric("artifact_rate", batch, None)
     assert not result.computed.any() and (result.score == 0).all()
     det, mask = _detections()
-    with_det = artifact_rate_result(MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=mask,
+    with_det = score_metric("artifact_rate", MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=mask,
                                                 joints=torch.zeros(2, 5, 24, 3), detections=det), None)
     assert with_det.computed.all() and torch.allclose(with_det.raw, artifact_rate(det, mask)["raw"])
 

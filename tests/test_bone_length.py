@@ -9,7 +9,8 @@ import torch
 from humanscore_torch.body.skeleton import bones as smpl_bones
 from humanscore_torch.errors import HumanScoreError
 from humanscore_torch.functional.bone_length import (
-    _bone_length_update, bone_length_consistency, bone_length_penalty, bone_length_result)
+    _bone_length_update, bone_length_consistency, bone_length_penalty)
+from humanscore_torch.registry import score_metric
 from humanscore_torch.losses.anatomy import BoneLengthLoss
 from humanscore_torch.metrics.bone_length import BoneLengthConsistency
 from humanscore_torch.motion import MotionBatch
@@ -115,6 +116,6 @@ def test_suite_entry_on_motion_batch():
     t = torch.arange(30, dtype=torch.float64) / 30.0
     joints = _stretched(1 + 0.05 * torch.sin(2 * np.pi * t))[None].float()
     batch = MotionBatch(fps=torch.tensor([30.0]), mask=torch.ones(1, 30, dtype=torch.bool), joints=joints)
-    result = bone_length_result(batch, None)
+    result = score_metric("bone_length_consistency", batch, None)
     assert result.key == "bone_length_consistency" and result.unit == "%" and result.computed.all()
     assert result.raw.item() == pytest.approx(bone_length_consistency(joints)["raw"].item())

@@ -19,7 +19,7 @@ from humanscore_torch.body.parts import part_structure  # noqa: E402
 from humanscore_torch.config import load_config  # noqa: E402
 from humanscore_torch.errors import HumanScoreError, ShapeError  # noqa: E402
 from humanscore_torch.evaluation import batch_records, score_batch  # noqa: E402
-from humanscore_torch.functional.aggregate import aggregate_scores  # noqa: E402
+from humanscore_torch.aggregate import aggregate_scores  # noqa: E402
 from humanscore_torch.functional.artifact_rate import artifact_rate  # noqa: E402
 from humanscore_torch.functional.bone_length import bone_length_consistency  # noqa: E402
 from humanscore_torch.functional.jerk import jerk  # noqa: E402
@@ -27,14 +27,11 @@ from humanscore_torch.functional.newtonian import newtonian_plausibility  # noqa
 from humanscore_torch.functional.range_of_motion import joint_map_for_body, range_of_motion  # noqa: E402
 from humanscore_torch.functional.scoring import score_from_config  # noqa: E402
 from humanscore_torch.functional.self_penetration import self_penetration  # noqa: E402
-from humanscore_torch.metrics.humanscore import UNITS, HumanScore  # noqa: E402
+from humanscore_torch.metrics.humanscore import HumanScore  # noqa: E402
 from humanscore_torch.motion import MotionBatch  # noqa: E402
-from humanscore_torch.suite import METRIC_KEYS, TIERS  # noqa: E402
+from humanscore_torch.registry import METRIC_KEYS, SPECS, TIERS  # noqa: E402
 
 SCORE_KEYS = ("humanscore", *TIERS, *METRIC_KEYS)
-CONFIG_NAMES = {"artifact_rate": "artifact_rate", "bone_length_consistency": "bone_length",
-                "range_of_motion": "range_of_motion", "self_penetration": "self_penetration",
-                "newtonian_plausibility": "newtonian", "jerk": "jerk"}
 
 
 def _pooled_reference(sequences, body):
@@ -56,7 +53,7 @@ def _pooled_reference(sequences, body):
     raw["self_penetration"] = f64(out["num_penetrating"].sum()) / out["num_valid"].sum()
     out = artifact_rate(batch.detections, mask)
     raw["artifact_rate"] = f64(out["flagged"].sum()) / mask.sum()
-    scores = {k: score_from_config(v, load_config(CONFIG_NAMES[k])["score"]) for k, v in raw.items()}
+    scores = {k: score_from_config(v, load_config(SPECS[k].config)["score"]) for k, v in raw.items()}
     tiers, _ = aggregate_scores(scores, {k: torch.tensor(True) for k in scores})
     return raw, {**scores, **tiers}
 
@@ -87,7 +84,7 @@ def test_single_clip_equals_score_batch_record(default_body):
         for key in SCORE_KEYS:
             assert summary["scores"][key] == pytest.approx(record["scores"][key], rel=1e-5, abs=1e-6), key
         for key in METRIC_KEYS:
-            assert summary["raw"][key]["unit"] == record["raw"][key]["unit"] == UNITS[key]
+            assert summary["raw"][key]["unit"] == record["raw"][key]["unit"] == SPECS[key].unit
             assert summary["raw"][key]["value"] == pytest.approx(record["raw"][key]["value"], rel=1e-5, abs=1e-9)
 
 

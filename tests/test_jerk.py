@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.jerk import _jerk_compute, _jerk_update, jerk, jerk_penalty, jerk_result
+from humanscore_torch.functional.jerk import _jerk_compute, _jerk_update, jerk, jerk_penalty
+from humanscore_torch.registry import score_metric
 from humanscore_torch.losses.kinetics import JerkLoss
 from humanscore_torch.metrics.jerk import Jerk
 from humanscore_torch.motion import MotionBatch
@@ -160,7 +161,7 @@ def test_metric_over_batches_equals_functional_on_concatenation_and_rejects_bad_
 def test_suite_entry_on_motion_batch_with_precomputed_joints():
     x, fps, mask = _random_motion(9)
     batch = MotionBatch(fps=fps.float(), mask=mask, joints=x.float())
-    result = jerk_result(batch, None)
+    result = score_metric("jerk", batch, None)
     assert result.key == "jerk" and result.unit == "m/s^3"
     assert torch.allclose(result.raw, jerk(x, fps, mask)["raw"].float(), rtol=1e-4)
     assert result.details["per_frame"].shape == mask.shape

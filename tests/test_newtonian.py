@@ -11,7 +11,8 @@ import torch
 from humanscore_torch.body.segments import center_of_mass
 from humanscore_torch.errors import HumanScoreError
 from humanscore_torch.functional.newtonian import (
-    CONSTRAINTS, _newtonian_compute, _newtonian_update, newtonian_penalty, newtonian_plausibility, newtonian_result)
+    CONSTRAINTS, _newtonian_compute, _newtonian_update, newtonian_penalty, newtonian_plausibility)
+from humanscore_torch.registry import score_metric
 from humanscore_torch.losses.kinetics import NewtonianLoss
 from humanscore_torch.metrics.newtonian import NewtonianPlausibility
 from humanscore_torch.motion import MotionBatch
@@ -187,7 +188,7 @@ def test_suite_entry_on_motion_batch():
     joints, _ = jump_clip(fall_g=1.5)
     batch = MotionBatch(fps=torch.tensor([30.0]), mask=torch.ones(1, len(joints), dtype=torch.bool),
                         joints=joints[None].float())
-    result = newtonian_result(batch, None)
+    result = score_metric("newtonian_plausibility", batch, None)
     assert result.key == "newtonian_plausibility" and result.computed.all()
     assert result.raw.item() == pytest.approx(_run(joints)["raw"].item(), abs=1e-6)
     assert result.details["excess"].shape == (1, len(joints), len(CONSTRAINTS))

@@ -151,7 +151,7 @@ def test_gradient_steps_bring_a_violating_pose_back_inside(joint_map):
 
 def test_suite_entry_scores_a_motion_batch(joint_map, default_body):
     from humanscore_torch.motion import MotionBatch
-    from humanscore_torch.suite import available_metrics
+    from humanscore_torch.registry import available_metrics
 
     clean, bent = _clip(joint_map), _clip(joint_map, knee_angle_r=(30.0, -40.0))
     batch = MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=torch.ones(2, T, dtype=torch.bool),

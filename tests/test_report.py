@@ -10,7 +10,7 @@ import pytest
 from humanscore_torch.cli import main
 from humanscore_torch.evaluation import OVERALL_KEY
 from humanscore_torch.report.leaderboard import leaderboard_rows, leaderboard_table, leaderboard_text
-from humanscore_torch.suite import METRIC_KEYS, TIERS
+from humanscore_torch.registry import METRIC_KEYS, TIERS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
