@@ -185,3 +185,45 @@ def test_forward_is_refused_with_a_pointer(default_body):
         HumanScore(default_body, metrics=["jerk"])(clips(1))
     with pytest.raises(HumanScoreError, match="subset"):
         HumanScore(default_body, metrics=["jerks"])
+
+
+def test_bad_sequence_dicts_raise_humanscore_errors_naming_the_argument(default_body):
+    good = clips(1)[0]
+    metric = HumanScore(default_body, metrics=["jerk", "bone_length_consistency"])
+    cases = {
+        "betas": [good, {**good, "betas": torch.zeros(16)}],  # two shape lengths in one batch
+        "fps": [{**good, "fps": 10 ** 400}],  # no float holds it
+        "sequences\\[0\\].transl": [{**good, "transl": [[10 ** 30] * 3] * good["transl"].shape[0]}],  # past int64
+    }
+    for name, batch in cases.items():
+        with pytest.raises(HumanScoreError, match=name):
+            metric.update(batch)
+    assert int(metric["jerk"].num_differences) == 0
+
+
+def test_zero_frame_and_fully_masked_batches_are_not_computed(default_body):
+    good = clips(1)[0]
+    empty = {k: v[:0] if isinstance(v, torch.Tensor) and v.dim() > 1 else v for k, v in good.items()}
+    metric = HumanScore(default_body)
+    metric.update([empty])
+    batch = MotionBatch.from_sequences([good])
+    metric.update(batch.with_fields(mask=torch.zeros_like(batch.mask)))
+    values = metric.compute()
+    for key in SCORE_KEYS:
+        assert not bool(values[f"computed/{key}"]) and math.isnan(float(values[key])), key
+
+
+def test_plot_draws_every_computed_score(default_body):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = HumanScore(default_body, metrics=["jerk", "bone_length_consistency"])
+    metric.update(clips(2, detections=False))
+    fig, ax = metric.plot()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["HumanScore", "anatomy", "kinetics", "bone length", "jerk"]
+    _, given = plt.subplots()
+    assert metric.plot(metric.compute(), ax=given)[1] is given
+    plt.close("all")
