@@ -99,7 +99,7 @@ def test_report_lists_leaderboard_and_plots(tmp_path):
 def three_models(tmp_path_factory):
     """50 synthetic clips of three models, evaluated once with ``--group-by model``."""
     pytest.importorskip("humanscore_torch.synthetic.clips")
-    from humanscore_torch.report.make_docs_figures import three_model_clips
+    from humanscore_torch.synthetic.three_models import three_model_clips
 
     root = tmp_path_factory.mktemp("three_models")
     counts = three_model_clips(root / "clips", count=50)

@@ -20,7 +20,7 @@ from ..evaluation import OVERALL_KEY  # noqa: E402
 from ..registry import DISPLAY_NAMES, METRIC_KEYS, SPECS, TIERS  # noqa: E402
 from .traces import CONSTRAINTS, ClipTrace  # noqa: E402
 
-TIER_COLOURS = {"anatomy": "#e8f0fb", "kinematics": "#eaf6ea", "kinetics": "#fbefe6"}
+TIER_COLOURS = dict(zip(TIERS, ("#e8f0fb", "#eaf6ea", "#fbefe6")))
 
 
 def _save(fig, path: Path) -> Path:
