@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -198,6 +198,9 @@ class MotionBatch:
         """
         if len(sequences) == 0:
             raise HumanScoreError("sequences: expected at least one sequence, got none")
+        for i, value in enumerate(sequences):
+            if not isinstance(value, Mapping):
+                raise HumanScoreError(f"sequences[{i}]: expected a dict, got {type(value).__name__}")
         fps_list = list(fps) if fps is not None else [s.get("fps") for s in sequences]
         if len(fps_list) != len(sequences) or any(f is None for f in fps_list):
             raise HumanScoreError(f"fps: expected one rate per sequence ({len(sequences)}), got {fps_list}")
@@ -238,7 +241,12 @@ class MotionBatch:
                 padded[i, :n] = v
             batch[name] = padded
         mask = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]
-        meta = list(metadata) if metadata is not None else [dict(s.get("metadata", {})) for s in sequences]
+        meta = list(metadata) if metadata is not None else [s.get("metadata") or {} for s in sequences]
+        for i, value in enumerate(meta):
+            if not isinstance(value, Mapping):
+                where = f"metadata[{i}]" if metadata is not None else f"sequences[{i}].metadata"
+                raise HumanScoreError(f"{where}: expected a dict, got {type(value).__name__}")
+        meta = [dict(m) for m in meta]
         unmeasured = [_unmeasured_row(s, m, i) for i, (s, m) in enumerate(zip(sequences, meta))]
         if any(bool(row.any()) for row in unmeasured):
             batch["unmeasured_joints"] = torch.stack(unmeasured)

@@ -227,3 +227,10 @@ def test_plot_draws_every_computed_score(default_body):
     _, given = plt.subplots()
     assert metric.plot(metric.compute(), ax=given)[1] is given
     plt.close("all")
+
+
+def test_sequences_and_metadata_must_be_dicts(default_body):
+    good = clips(1)[0]
+    for batch, name in (([1], "sequences\\[0\\]"), ([{**good, "metadata": 5}], "sequences\\[0\\].metadata")):
+        with pytest.raises(HumanScoreError, match=name):
+            HumanScore(default_body, metrics=["jerk"]).update(batch)
