@@ -24,19 +24,20 @@ from .registry import METRIC_KEYS, OVERALL_KEY, TIERS, MetricFn, MetricResult, a
 def score_batch(
     batch: MotionBatch, body: BodyModel, metrics: Optional[Dict[str, MetricFn]] = None
 ) -> Dict[str, MetricResult]:
-    """Run every metric on one batch (joints posed once and shared; the mesh posed in windows).
+    """Run every metric on one batch, on the inputs :func:`humanscore_torch.adapter.metric_inputs`
+    makes of it (the ones the ``HumanScore`` collection feeds its classes).
 
     Args:
         batch: the sequences, already on the target device.
         body: the body model, on the same device.
-        metrics: key -> metric function; all available metrics when None.
+        metrics: key -> metric function (``registry.available_metrics()``, all six, when None).
 
     Returns:
         metric key -> MetricResult with (B,) raw values and scores.
     """
     metrics = available_metrics() if metrics is None else metrics
-    # Joints are posed once and shared through the batch's cache; self-penetration poses the
-    # mesh itself, a window of frames at a time, so memory does not grow with clip length.
+    # Joints are posed once and shared through the batch's cache; the adapter poses the mesh a
+    # window of frames at a time, so memory does not grow with clip length.
     with torch.no_grad():
         return {key: fn(batch, body) for key, fn in metrics.items()}
 
