@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 
 from .body.model import BodyModel, BodyOutput
-from .errors import HumanScoreError, InputValueError, ShapeError
 from .body.skeleton import JOINT_INDEX, NUM_JOINTS, UNMEASURED_JOINTS_KEY, joint_name_list
+from .errors import HumanScoreError, InputValueError, ShapeError
 from .functional.motion_inputs import MAX_FPS, usable_frames
 from .shapes import check_shape
 
@@ -24,6 +24,14 @@ def _tensor(value: Any, name: str) -> torch.Tensor:
         return torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise InputValueError(f"{name}: expected numbers a tensor can hold, got {type(value).__name__} ({exc})") from exc
+
+
+def _num_frames(value: Any, name: str) -> int:
+    """T of a per-frame field (its leading size)."""
+    tensor = _tensor(value, name)
+    if tensor.dim() == 0:
+        raise ShapeError(f"{name}: expected a per-frame array (T, ...), got a scalar")
+    return int(tensor.shape[0])
 
 
 def _rate(value: Any, index: int) -> float:
@@ -210,7 +218,7 @@ class MotionBatch:
             frame_keys = [k for k in _FRAME_FIELDS if seq.get(k) is not None]
             if not frame_keys:
                 raise HumanScoreError(f"sequences[{i}]: no per-frame field among {_FRAME_FIELDS}")
-            n = {int(_tensor(seq[k], f"sequences[{i}].{k}").shape[0]) for k in frame_keys}
+            n = {_num_frames(seq[k], f"sequences[{i}].{k}") for k in frame_keys}
             if len(n) != 1:
                 raise ShapeError(f"sequences[{i}]: per-frame fields disagree on the number of frames: "
                                  f"{ {k: tuple(_tensor(seq[k], k).shape) for k in frame_keys} }")
