@@ -47,11 +47,8 @@ import torch
 from torch import nn
 
 from humanscore_torch import BodyModel, MotionBatch, synthetic
-from humanscore_torch.functional.jerk import jerk_result
-from humanscore_torch.functional.newtonian import newtonian_result
-from humanscore_torch.functional.range_of_motion import range_of_motion_result
-from humanscore_torch.functional.self_penetration import self_penetration_result
 from humanscore_torch.losses import PhysicsLoss
+from humanscore_torch.registry import score_metric
 
 TRAIN = ("walk", "run", "jump", "turn")
 HELD_OUT = ("squat", "arm_swing")
@@ -147,10 +144,10 @@ def train(use_physics: bool, labels: List[torch.Tensor], body: BodyModel, args) 
 
 def evaluate(batch: MotionBatch, body: BodyModel, clean_joints: torch.Tensor) -> Dict[str, float]:
     """The project's metrics of a batch, averaged over its clips, and MPJPE to the clean clips."""
-    rom = range_of_motion_result(batch, body)
-    pen = self_penetration_result(batch, body)
-    jerk = jerk_result(batch, body)
-    newton = newtonian_result(batch, body)
+    rom = score_metric("range_of_motion", batch, body)
+    pen = score_metric("self_penetration", batch, body)
+    jerk = score_metric("jerk", batch, body)
+    newton = score_metric("newtonian_plausibility", batch, body)
     joints = batch.posed(body).joints
     error = (joints - clean_joints).norm(dim=-1).mean(-1)  # (B, T) metres
     mpjpe = (error * batch.mask).sum() / batch.mask.sum()

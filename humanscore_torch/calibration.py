@@ -35,19 +35,9 @@ from .body.model import BodyModel
 from .config import load_config
 from .errors import HumanScoreError
 from .evaluation import OVERALL_KEY, score_sequences
-from .functional.aggregate import aggregate_scores
+from .aggregate import aggregate_scores
 from .functional.scoring import raw_to_score
-from .suite import METRIC_KEYS, TIERS
-
-# Metric key -> the config file holding its ``score`` map.
-SCORE_CONFIGS: Dict[str, str] = {
-    "artifact_rate": "artifact_rate",
-    "bone_length_consistency": "bone_length",
-    "range_of_motion": "range_of_motion",
-    "self_penetration": "self_penetration",
-    "newtonian_plausibility": "newtonian",
-    "jerk": "jerk",
-}
+from .registry import METRIC_KEYS, SPECS, TIERS
 
 RULE = ("free = max(percentile(raw, free_percentile), min_free); half = max((percentile(raw, top_percentile) - free) "
         "/ log2(100 / target), min_half); raw over the reference clips on which the metric was computed "
@@ -160,7 +150,7 @@ def calibrate(sequences: Sequence[Dict[str, Any]], body: BodyModel, target: floa
     config: Dict[str, Any] = {}
     fits: Dict[str, Any] = {}
     for key in METRIC_KEYS:
-        name = SCORE_CONFIGS[key]
+        name = SPECS[key].config
         base = load_config(name)["score"]
         values = [r["raw"][key]["value"] for r in records if r["raw"].get(key) is not None]
         min_half = float(base.get("min_half", base["half"]))
@@ -205,7 +195,7 @@ def fitted_scores(records: Sequence[Mapping[str, Any]], config: Mapping[str, Any
         present = [r["raw"].get(key) is not None for r in records]
         raw = torch.tensor([r["raw"][key]["value"] if p else 0.0 for r, p in zip(records, present)],
                            dtype=torch.float64)
-        score = config[SCORE_CONFIGS[key]]["score"]
+        score = config[SPECS[key].config]["score"]
         scores[key] = raw_to_score(raw, float(score["free"]), float(score["half"]))
         computed[key] = torch.tensor(present)
     tiers, tiers_computed = aggregate_scores(scores, computed)

@@ -12,7 +12,7 @@ from .body.model import BodyModel
 from .errors import HumanScoreError
 from .metrics.humanscore import HumanScore
 from .motion import MotionBatch
-from .suite import METRIC_KEYS, TIERS
+from .registry import METRIC_KEYS, TIERS
 
 SequencesLike = Union[MotionBatch, Sequence[Dict[str, Any]]]
 SequencesHook = Callable[[LightningModule, Any, Any, int], Optional[SequencesLike]]

@@ -16,11 +16,10 @@ import torch
 
 from .body.model import BodyModel
 from .errors import HumanScoreError, InputValueError
-from .functional.aggregate import OVERALL_KEY, aggregate_scores
-from .functional.result import MetricResult
+from .aggregate import aggregate_scores
 from .io import read_motion_file
 from .motion import MotionBatch
-from .suite import METRIC_KEYS, TIERS, MetricFn, available_metrics
+from .registry import METRIC_KEYS, OVERALL_KEY, TIERS, MetricFn, MetricResult, available_metrics
 
 
 def printable_text(text: str) -> str:
@@ -47,19 +46,20 @@ def _scalar_metadata(metadata: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 def score_batch(
     batch: MotionBatch, body: BodyModel, metrics: Optional[Dict[str, MetricFn]] = None
 ) -> Dict[str, MetricResult]:
-    """Run every metric on one batch (joints posed once and shared; the mesh posed in windows).
+    """Run every metric on one batch, on the inputs :func:`humanscore_torch.adapter.metric_inputs`
+    makes of it (the ones the ``HumanScore`` collection feeds its classes).
 
     Args:
         batch: the sequences, already on the target device.
         body: the body model, on the same device.
-        metrics: key -> metric function; all available metrics when None.
+        metrics: key -> metric function (``registry.available_metrics()``, all six, when None).
 
     Returns:
         metric key -> MetricResult with (B,) raw values and scores.
     """
     metrics = available_metrics() if metrics is None else metrics
-    # Joints are posed once and shared through the batch's cache; self-penetration poses the
-    # mesh itself, a window of frames at a time, so memory does not grow with clip length.
+    # Joints are posed once and shared through the batch's cache; the adapter poses the mesh a
+    # window of frames at a time, so memory does not grow with clip length.
     with torch.no_grad():
         return {key: fn(batch, body) for key, fn in metrics.items()}
 
@@ -69,7 +69,7 @@ def batch_records(batch: MotionBatch, results: Dict[str, MetricResult]) -> List[
 
     Tier score = weighted mean of its computed metrics; overall = weighted mean of the
     computed tiers (weights in ``configs/humanscore.yaml``, see
-    :func:`~humanscore_torch.functional.aggregate.aggregate_scores`). A metric that was not
+    :func:`~humanscore_torch.aggregate.aggregate_scores`). A metric that was not
     computed (or not implemented) is ``None`` and is left out of the means, visibly, never
     counted as 100.
     """

@@ -3,17 +3,62 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from .body.model import BodyModel, BodyOutput
+from .body.skeleton import JOINT_INDEX, NUM_JOINTS, UNMEASURED_JOINTS_KEY, joint_name_list
 from .errors import HumanScoreError, InputValueError, ShapeError
-from .functional.motion_inputs import MAX_COORDINATE_M, MAX_FPS
+from .functional.motion_inputs import MAX_FPS, usable_frames
 from .shapes import check_shape
 
 _POSE_FIELDS = ("global_orient", "body_pose", "transl", "betas")
 _FRAME_FIELDS = ("global_orient", "body_pose", "transl", "joints", "vertices", "detections")
+
+
+def _tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` as a tensor; a value no tensor can hold (an integer past int64, ragged
+    lists, text) is a HumanScoreError naming the argument."""
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise InputValueError(f"{name}: expected numbers a tensor can hold, got {type(value).__name__} ({exc})") from exc
+
+
+def _num_frames(value: Any, name: str) -> int:
+    """T of a per-frame field (its leading size)."""
+    tensor = _tensor(value, name)
+    if tensor.dim() == 0:
+        raise ShapeError(f"{name}: expected a per-frame array (T, ...), got a scalar")
+    return int(tensor.shape[0])
+
+
+def _rate(value: Any, index: int) -> float:
+    """One sequence's frame rate as a float (the range is checked with the batch)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputValueError(f"fps[{index}]: expected a number of frames per second, got {value!r}") from exc
+
+
+def _unmeasured_row(sequence: Dict[str, Any], metadata: Dict[str, Any], index: int) -> torch.Tensor:
+    """(24,) bool unmeasured SMPL joints of one sequence dict: its ``unmeasured_joints`` (joint
+    names, or a (24,) bool tensor), else the same list in its metadata (comma-separated)."""
+    value = sequence.get(UNMEASURED_JOINTS_KEY)
+    where = f"sequences[{index}].{UNMEASURED_JOINTS_KEY}"
+    if value is None:
+        value, where = metadata.get(UNMEASURED_JOINTS_KEY), f"metadata[{index}]['{UNMEASURED_JOINTS_KEY}']"
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool:
+        check_shape(value, str(NUM_JOINTS), where)
+        return value.cpu()
+    names = joint_name_list(value) if value is None or isinstance(value, str) else [str(v) for v in value]
+    unknown = sorted(set(names) - set(JOINT_INDEX))
+    if unknown:
+        raise InputValueError(f"{where}: expected SMPL joint names ({', '.join(JOINT_INDEX)}), got {unknown}")
+    row = torch.zeros(NUM_JOINTS, dtype=torch.bool)
+    row[[JOINT_INDEX[n] for n in names]] = True
+    return row
 
 
 @dataclass
@@ -33,6 +78,9 @@ class MotionBatch:
         joints: (B, T, J, 3) precomputed joints in metres (used instead of the body model).
         vertices: (B, T, V, 3) precomputed vertices in metres.
         detections: (B, T, C) per-frame artifact-detector confidence per class in [0, 1].
+        unmeasured_joints: (B, 24) bool, True on the SMPL joints whose rotation the source did
+            not measure (a loader's placeholder, e.g. the hands under an SMPL-X body pose); the
+            parts below them are left out of self-penetration. None: every joint measured.
         metadata: one dict per sequence (model name, prompt, intensity tag, path, ...).
 
     World frame: y up, gravity (0, -9.81, 0). Joints and vertices from the body model are
@@ -48,6 +96,7 @@ class MotionBatch:
     joints: Optional[torch.Tensor] = None
     vertices: Optional[torch.Tensor] = None
     detections: Optional[torch.Tensor] = None
+    unmeasured_joints: Optional[torch.Tensor] = None
     metadata: List[Dict[str, Any]] = field(default_factory=list)
     nonfinite_frames: Optional[torch.Tensor] = None
     _posed_cache: Dict[Tuple[int, bool], BodyOutput] = field(default_factory=dict, repr=False, compare=False)
@@ -80,6 +129,11 @@ class MotionBatch:
             check_shape(self.vertices, "B T V 3", "vertices", sizes)
         if self.detections is not None:
             check_shape(self.detections, "B T C", "detections", sizes)
+        if self.unmeasured_joints is not None:
+            check_shape(self.unmeasured_joints, f"B {NUM_JOINTS}", "unmeasured_joints", sizes)
+            if self.unmeasured_joints.dtype != torch.bool or self.unmeasured_joints.device != self.mask.device:
+                raise ShapeError(f"unmeasured_joints: expected a bool tensor on {self.mask.device}, got "
+                                 f"{self.unmeasured_joints.dtype} on {self.unmeasured_joints.device}")
         if self.metadata and len(self.metadata) != sizes["B"]:
             raise ShapeError(f"metadata: expected {sizes['B']} dicts (one per sequence), got {len(self.metadata)}")
         if not self.metadata:
@@ -110,15 +164,12 @@ class MotionBatch:
         """Drop unusable frames (NaN/inf, or a value beyond ``MAX_COORDINATE_M``: 100 km or 1e5
         rad is broken data, and would overflow float32 downstream) from the mask, count them,
         and zero them so nothing downstream sees them (a zero frame is never scored: it is masked)."""
-        def usable(value: torch.Tensor) -> torch.Tensor:
-            return (torch.isfinite(value) & (value.abs() <= MAX_COORDINATE_M)).flatten(2).all(-1)
-
         finite = torch.ones_like(self.mask)
         for name in _FRAME_FIELDS + ("betas",):
             value = getattr(self, name)
             if value is None:
                 continue
-            finite &= usable(value[:, None]) if name == "betas" and value.dim() == 2 else usable(value)
+            finite &= usable_frames(value[:, None] if name == "betas" and value.dim() == 2 else value)
         bad = self.mask & ~finite
         self.nonfinite_frames = bad.sum(1) + (0 if self.nonfinite_frames is None else self.nonfinite_frames)
         self.mask = self.mask & finite
@@ -155,18 +206,22 @@ class MotionBatch:
         """
         if len(sequences) == 0:
             raise HumanScoreError("sequences: expected at least one sequence, got none")
+        for i, value in enumerate(sequences):
+            if not isinstance(value, Mapping):
+                raise HumanScoreError(f"sequences[{i}]: expected a dict, got {type(value).__name__}")
         fps_list = list(fps) if fps is not None else [s.get("fps") for s in sequences]
         if len(fps_list) != len(sequences) or any(f is None for f in fps_list):
             raise HumanScoreError(f"fps: expected one rate per sequence ({len(sequences)}), got {fps_list}")
+        rates = [_rate(f, i) for i, f in enumerate(fps_list)]
         lengths = []
         for i, seq in enumerate(sequences):
             frame_keys = [k for k in _FRAME_FIELDS if seq.get(k) is not None]
             if not frame_keys:
                 raise HumanScoreError(f"sequences[{i}]: no per-frame field among {_FRAME_FIELDS}")
-            n = {int(torch.as_tensor(seq[k]).shape[0]) for k in frame_keys}
+            n = {_num_frames(seq[k], f"sequences[{i}].{k}") for k in frame_keys}
             if len(n) != 1:
                 raise ShapeError(f"sequences[{i}]: per-frame fields disagree on the number of frames: "
-                                 f"{ {k: tuple(torch.as_tensor(seq[k]).shape) for k in frame_keys} }")
+                                 f"{ {k: tuple(_tensor(seq[k], k).shape) for k in frame_keys} }")
             lengths.append(n.pop())
         t_max = max(lengths)
         batch: Dict[str, Any] = {}
@@ -176,11 +231,15 @@ class MotionBatch:
                 continue
             if not all(present):
                 raise HumanScoreError(f"sequences: {name!r} is given for some sequences but not all")
-            values = [torch.as_tensor(seq[name]) for seq in sequences]
-            if name == "betas" and all(v.dim() == 1 for v in values):
-                batch[name] = torch.stack(values)
-                continue
+            values = [_tensor(seq[name], f"sequences[{i}].{name}") for i, seq in enumerate(sequences)]
             if name == "betas":
+                for i, v in enumerate(values):
+                    if v.dim() not in (1, 2) or v.shape[-1] != values[0].shape[-1]:
+                        raise ShapeError(f"sequences[{i}].betas: expected (K,) or (T, K) with the K of "
+                                         f"sequences[0].betas ({values[0].shape[-1]}), got shape {tuple(v.shape)}")
+                if all(v.dim() == 1 for v in values):
+                    batch[name] = torch.stack(values)
+                    continue
                 values = [v.expand(n, -1) if v.dim() == 1 else v for v, n in zip(values, lengths)]
             padded = values[0].new_zeros((len(values), t_max) + tuple(values[0].shape[1:]))
             for i, (v, n) in enumerate(zip(values, lengths)):
@@ -190,9 +249,24 @@ class MotionBatch:
                 padded[i, :n] = v
             batch[name] = padded
         mask = torch.arange(t_max)[None, :] < torch.tensor(lengths)[:, None]
-        meta = list(metadata) if metadata is not None else [dict(s.get("metadata", {})) for s in sequences]
-        return cls(fps=torch.as_tensor(fps_list, dtype=torch.get_default_dtype()), mask=mask,
-                   metadata=meta, **batch)
+        meta = list(metadata) if metadata is not None else [s.get("metadata") or {} for s in sequences]
+        for i, value in enumerate(meta):
+            if not isinstance(value, Mapping):
+                where = f"metadata[{i}]" if metadata is not None else f"sequences[{i}].metadata"
+                raise HumanScoreError(f"{where}: expected a dict, got {type(value).__name__}")
+        meta = [dict(m) for m in meta]
+        unmeasured = [_unmeasured_row(s, m, i) for i, (s, m) in enumerate(zip(sequences, meta))]
+        if any(bool(row.any()) for row in unmeasured):
+            batch["unmeasured_joints"] = torch.stack(unmeasured)
+        return cls(fps=torch.tensor(rates, dtype=torch.get_default_dtype()), mask=mask, metadata=meta, **batch)
+
+    @classmethod
+    def _validated(cls, values: Dict[str, Any]) -> "MotionBatch":
+        """A batch from the fields of one already validated (moved or selected, not changed):
+        validation happens once, at construction from the caller's data."""
+        batch = cls.__new__(cls)
+        batch.__dict__.update(values, _posed_cache={})
+        return batch
 
     # ------------------------------------------------------------------ properties
     @property
@@ -228,21 +302,18 @@ class MotionBatch:
             return value.to(device=device, dtype=cast)
         moved = {f.name: move(f.name, getattr(self, f.name)) for f in fields(self) if f.name != "_posed_cache"}
         moved["metadata"] = [dict(m) for m in self.metadata]
-        return MotionBatch(**moved)
+        # A cast changes values (float16 is computed in float32 again): validated anew; a move does not.
+        return MotionBatch(**moved) if dtype is not None else MotionBatch._validated(moved)
 
     def select(self, index: Sequence[int]) -> "MotionBatch":
         """The sequences at ``index`` (a list of batch positions), as a new batch."""
         idx = torch.as_tensor(list(index), dtype=torch.long, device=self.device)
-        values = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "_posed_cache":
-                continue
-            if isinstance(value, torch.Tensor):
-                values[f.name] = value.index_select(0, idx)
-            elif f.name == "metadata":
-                values[f.name] = [dict(value[i]) for i in idx.tolist()]
-        return MotionBatch(**values)
+        if idx.numel() == 0 or bool(((idx < 0) | (idx >= self.batch_size)).any()):
+            raise InputValueError(f"index: expected batch positions in [0, {self.batch_size}), got {idx.tolist()}")
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_posed_cache"}
+        values = {k: v.index_select(0, idx) if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+        values["metadata"] = [dict(self.metadata[i]) for i in idx.tolist()]
+        return MotionBatch._validated(values)
 
     def chunks(self, size: int) -> List["MotionBatch"]:
         """Split into batches of at most ``size`` sequences (for bounded memory)."""

@@ -9,11 +9,10 @@ import torch
 from humanscore_torch.detectors import (
     GLOBAL_CLASSES, HADM_CLASSES, LOCAL_CLASSES, ArtifactDetector, CallableDetector, HADMDetector, detect_video)
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.artifact_rate import (
-    _artifact_rate_update, artifact_penalty, artifact_rate, artifact_rate_result)
+from humanscore_torch.functional.artifact_rate import artifact_penalty, artifact_rate
 from humanscore_torch.losses.anatomy import ArtifactLoss
-from humanscore_torch.metrics.artifact_rate import ArtifactRate
 from humanscore_torch.motion import MotionBatch
+from humanscore_torch.registry import score_metric
 
 
 def _detections():
@@ -58,10 +57,10 @@ def test_more_artifact_frames_lower_the_score_monotonically():
 def test_without_detections_the_metric_is_not_computed():
     batch = MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=torch.ones(2, 6, dtype=torch.bool),
                         joints=torch.zeros(2, 6, 24, 3))
-    result = artifact_rate_result(batch, None)
+    result = score_metric("artifact_rate", batch, None)
     assert not result.computed.any() and (result.score == 0).all()
     det, mask = _detections()
-    with_det = artifact_rate_result(MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=mask,
+    with_det = score_metric("artifact_rate", MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=mask,
                                                 joints=torch.zeros(2, 5, 24, 3), detections=det), None)
     assert with_det.computed.all() and torch.allclose(with_det.raw, artifact_rate(det, mask)["raw"])
 
@@ -93,24 +92,9 @@ def test_hadm_adapter_never_downloads(tmp_path):
         HADMDetector(local_config=tmp_path / "missing.py", local_weights=tmp_path / "missing.pth")
 
 
-def test_penalty_gradcheck_and_metric_accumulation_with_rejection():
+def test_penalty_gradcheck_and_loss_in_range():
     generator = torch.Generator().manual_seed(0)
     conf = torch.rand(2, 4, 18, generator=generator, dtype=torch.float64).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda c: artifact_penalty(c, threshold=0.5, temperature=0.1), (conf,))
     det, mask = _detections()
     assert 0 < ArtifactLoss()(det, mask).item() < 1
-    metric = ArtifactRate()
-    with pytest.warns(UserWarning):  # torchmetrics warns on compute before update
-        assert not metric.compute()["computed"]
-    metric.update(det[:1], mask[:1])
-    metric.update(det[1:], mask[1:])
-    before = {k: v.clone() for k, v in metric.metric_state.items()}
-    with pytest.raises(HumanScoreError):
-        metric.update(det * 2, mask)  # confidences above 1
-    with pytest.raises(HumanScoreError):
-        metric.update(det[..., :6], mask)  # wrong number of classes
-    assert all(torch.equal(before[k], v) for k, v in metric.metric_state.items())
-    counts = _artifact_rate_update(det, mask)
-    got = metric.compute()
-    assert got["computed"] and got["raw"].item() == pytest.approx(counts["num_flagged"].sum().item() / counts["num_frames"].sum().item())
-    assert torch.allclose(got["per_class"], counts["num_flagged_by_class"].sum(0) / counts["num_frames"].sum())

@@ -21,7 +21,7 @@ from humanscore_torch.bench.worker import measure_case
 from humanscore_torch.cli import main
 from humanscore_torch.evaluation import score_batch, score_sequences
 from humanscore_torch.motion import MotionBatch
-from humanscore_torch.suite import METRIC_KEYS
+from humanscore_torch.registry import METRIC_KEYS
 
 SPEC_KEYS = {"frames_per_second", "peak_memory_bytes", "reference_frames_per_second", "speedup_vs_reference"}
 

@@ -8,11 +8,10 @@ import torch
 
 from humanscore_torch.body.skeleton import bones as smpl_bones
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.bone_length import (
-    _bone_length_update, bone_length_consistency, bone_length_penalty, bone_length_result)
+from humanscore_torch.functional.bone_length import bone_length_consistency, bone_length_penalty
 from humanscore_torch.losses.anatomy import BoneLengthLoss
-from humanscore_torch.metrics.bone_length import BoneLengthConsistency
 from humanscore_torch.motion import MotionBatch
+from humanscore_torch.registry import score_metric
 from kinetics_clips import rest_joints
 
 
@@ -96,25 +95,10 @@ def test_penalty_gradcheck_and_zero_for_rigid_skeleton():
     assert loss.item() == pytest.approx(0.0, abs=1e-20) and torch.isfinite(rigid.grad).all()
 
 
-def test_metric_over_batches_equals_functional_and_rejects_bad_batch():
-    t = torch.arange(30, dtype=torch.float64) / 30.0
-    sequences = [_stretched(1 + a * torch.sin(2 * np.pi * t))[None] for a in (0.01, 0.05, 0.1, 0.0)]
-    metric = BoneLengthConsistency()
-    metric.update(torch.cat(sequences[:2]))
-    metric.update(torch.cat(sequences[2:]))
-    before = {k: v.clone() for k, v in metric.metric_state.items()}
-    with pytest.raises(HumanScoreError):
-        metric.update(sequences[0], torch.ones(1, 29, dtype=torch.bool))
-    assert all(torch.equal(before[k], v) for k, v in metric.metric_state.items())
-    out = _bone_length_update(torch.cat(sequences))
-    assert metric.compute()["raw"].item() == pytest.approx(out["raw"].mean().item(), rel=1e-12)
-    assert metric.compute()["max_change"].item() == pytest.approx(out["max_change"].mean().item(), rel=1e-12)
-
-
 def test_suite_entry_on_motion_batch():
     t = torch.arange(30, dtype=torch.float64) / 30.0
     joints = _stretched(1 + 0.05 * torch.sin(2 * np.pi * t))[None].float()
     batch = MotionBatch(fps=torch.tensor([30.0]), mask=torch.ones(1, 30, dtype=torch.bool), joints=joints)
-    result = bone_length_result(batch, None)
+    result = score_metric("bone_length_consistency", batch, None)
     assert result.key == "bone_length_consistency" and result.unit == "%" and result.computed.all()
     assert result.raw.item() == pytest.approx(bone_length_consistency(joints)["raw"].item())

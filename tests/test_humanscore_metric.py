@@ -19,7 +19,7 @@ from humanscore_torch.body.parts import part_structure  # noqa: E402
 from humanscore_torch.config import load_config  # noqa: E402
 from humanscore_torch.errors import HumanScoreError, ShapeError  # noqa: E402
 from humanscore_torch.evaluation import batch_records, score_batch  # noqa: E402
-from humanscore_torch.functional.aggregate import aggregate_scores  # noqa: E402
+from humanscore_torch.aggregate import aggregate_scores  # noqa: E402
 from humanscore_torch.functional.artifact_rate import artifact_rate  # noqa: E402
 from humanscore_torch.functional.bone_length import bone_length_consistency  # noqa: E402
 from humanscore_torch.functional.jerk import jerk  # noqa: E402
@@ -27,14 +27,11 @@ from humanscore_torch.functional.newtonian import newtonian_plausibility  # noqa
 from humanscore_torch.functional.range_of_motion import joint_map_for_body, range_of_motion  # noqa: E402
 from humanscore_torch.functional.scoring import score_from_config  # noqa: E402
 from humanscore_torch.functional.self_penetration import self_penetration  # noqa: E402
-from humanscore_torch.metrics.humanscore import UNITS, HumanScore  # noqa: E402
+from humanscore_torch.metrics.humanscore import HumanScore  # noqa: E402
 from humanscore_torch.motion import MotionBatch  # noqa: E402
-from humanscore_torch.suite import METRIC_KEYS, TIERS  # noqa: E402
+from humanscore_torch.registry import METRIC_KEYS, SPECS, TIERS  # noqa: E402
 
 SCORE_KEYS = ("humanscore", *TIERS, *METRIC_KEYS)
-CONFIG_NAMES = {"artifact_rate": "artifact_rate", "bone_length_consistency": "bone_length",
-                "range_of_motion": "range_of_motion", "self_penetration": "self_penetration",
-                "newtonian_plausibility": "newtonian", "jerk": "jerk"}
 
 
 def _pooled_reference(sequences, body):
@@ -56,7 +53,7 @@ def _pooled_reference(sequences, body):
     raw["self_penetration"] = f64(out["num_penetrating"].sum()) / out["num_valid"].sum()
     out = artifact_rate(batch.detections, mask)
     raw["artifact_rate"] = f64(out["flagged"].sum()) / mask.sum()
-    scores = {k: score_from_config(v, load_config(CONFIG_NAMES[k])["score"]) for k, v in raw.items()}
+    scores = {k: score_from_config(v, load_config(SPECS[k].config)["score"]) for k, v in raw.items()}
     tiers, _ = aggregate_scores(scores, {k: torch.tensor(True) for k in scores})
     return raw, {**scores, **tiers}
 
@@ -87,7 +84,7 @@ def test_single_clip_equals_score_batch_record(default_body):
         for key in SCORE_KEYS:
             assert summary["scores"][key] == pytest.approx(record["scores"][key], rel=1e-5, abs=1e-6), key
         for key in METRIC_KEYS:
-            assert summary["raw"][key]["unit"] == record["raw"][key]["unit"] == UNITS[key]
+            assert summary["raw"][key]["unit"] == record["raw"][key]["unit"] == SPECS[key].unit
             assert summary["raw"][key]["value"] == pytest.approx(record["raw"][key]["value"], rel=1e-5, abs=1e-9)
 
 
@@ -188,3 +185,52 @@ def test_forward_is_refused_with_a_pointer(default_body):
         HumanScore(default_body, metrics=["jerk"])(clips(1))
     with pytest.raises(HumanScoreError, match="subset"):
         HumanScore(default_body, metrics=["jerks"])
+
+
+def test_bad_sequence_dicts_raise_humanscore_errors_naming_the_argument(default_body):
+    good = clips(1)[0]
+    metric = HumanScore(default_body, metrics=["jerk", "bone_length_consistency"])
+    cases = {
+        "betas": [good, {**good, "betas": torch.zeros(16)}],  # two shape lengths in one batch
+        "fps": [{**good, "fps": 10 ** 400}],  # no float holds it
+        "sequences\\[0\\].transl": [{**good, "transl": [[10 ** 30] * 3] * good["transl"].shape[0]}],  # past int64
+    }
+    for name, batch in cases.items():
+        with pytest.raises(HumanScoreError, match=name):
+            metric.update(batch)
+    assert int(metric["jerk"].num_differences) == 0
+
+
+def test_zero_frame_and_fully_masked_batches_are_not_computed(default_body):
+    good = clips(1)[0]
+    empty = {k: v[:0] if isinstance(v, torch.Tensor) and v.dim() > 1 else v for k, v in good.items()}
+    metric = HumanScore(default_body)
+    metric.update([empty])
+    batch = MotionBatch.from_sequences([good])
+    metric.update(batch.with_fields(mask=torch.zeros_like(batch.mask)))
+    values = metric.compute()
+    for key in SCORE_KEYS:
+        assert not bool(values[f"computed/{key}"]) and math.isnan(float(values[key])), key
+
+
+def test_plot_draws_every_computed_score(default_body):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = HumanScore(default_body, metrics=["jerk", "bone_length_consistency"])
+    metric.update(clips(2, detections=False))
+    fig, ax = metric.plot()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["HumanScore", "anatomy", "kinetics", "bone length", "jerk"]
+    _, given = plt.subplots()
+    assert metric.plot(metric.compute(), ax=given)[1] is given
+    plt.close("all")
+
+
+def test_sequences_and_metadata_must_be_dicts(default_body):
+    good = clips(1)[0]
+    for batch, name in (([1], "sequences\\[0\\]"), ([{**good, "metadata": 5}], "sequences\\[0\\].metadata")):
+        with pytest.raises(HumanScoreError, match=name):
+            HumanScore(default_body, metrics=["jerk"]).update(batch)

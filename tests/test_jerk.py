@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.jerk import _jerk_compute, _jerk_update, jerk, jerk_penalty, jerk_result
+from humanscore_torch.functional.jerk import jerk, jerk_penalty
 from humanscore_torch.losses.kinetics import JerkLoss
 from humanscore_torch.metrics.jerk import Jerk
 from humanscore_torch.motion import MotionBatch
+from humanscore_torch.registry import score_metric
 
 
 def _random_motion(seed: int, batch: int = 3, frames: int = 20, joints: int = 24):
@@ -134,33 +135,10 @@ def test_penalty_gradcheck_and_value_close_to_metric():
     assert JerkLoss(eps=1e-6)(x2, fps2, mask2).item() == pytest.approx(total.item(), rel=1e-9)
 
 
-def test_metric_over_batches_equals_functional_on_concatenation_and_rejects_bad_batch():
-    parts = [_random_motion(seed, frames=frames) for seed, frames in ((6, 12), (7, 20), (8, 16))]
-    metric = Jerk()
-    for x, fps, mask in parts:
-        metric.update(x, fps, mask)
-    before = {k: v.clone() for k, v in metric.metric_state.items()}
-    with pytest.raises(HumanScoreError):
-        metric.update(parts[0][0], torch.tensor([30.0, -1.0, 30.0], dtype=torch.float64), parts[0][2])
-    with pytest.raises(HumanScoreError):
-        metric.update(parts[0][0][:, :, :, :2], parts[0][1], parts[0][2])
-    assert all(torch.equal(before[k], v) for k, v in metric.metric_state.items())
-    frames = max(p[0].shape[1] for p in parts)
-    pad = lambda t, value: torch.cat([t, t.new_full((t.shape[0], frames - t.shape[1]) + tuple(t.shape[2:]), value)], 1)  # noqa: E731
-    joints = torch.cat([pad(p[0], 0.0) for p in parts])
-    masks = torch.cat([pad(p[2], False) for p in parts])
-    sums = _jerk_update(joints, torch.cat([p[1] for p in parts]), masks)
-    expected = _jerk_compute(sums["jerk_sum"].sum(), sums["num_terms"].sum(), sums["num_spikes"].sum(),
-                             sums["num_differences"].sum())
-    got = metric.compute()
-    for key in ("raw", "jitter", "spike_rate"):
-        assert got[key].item() == pytest.approx(expected[key].item(), rel=1e-12)
-
-
 def test_suite_entry_on_motion_batch_with_precomputed_joints():
     x, fps, mask = _random_motion(9)
     batch = MotionBatch(fps=fps.float(), mask=mask, joints=x.float())
-    result = jerk_result(batch, None)
+    result = score_metric("jerk", batch, None)
     assert result.key == "jerk" and result.unit == "m/s^3"
     assert torch.allclose(result.raw, jerk(x, fps, mask)["raw"].float(), rtol=1e-4)
     assert result.details["per_frame"].shape == mask.shape

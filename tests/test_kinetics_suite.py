@@ -7,9 +7,9 @@ import math
 
 import torch
 
-from humanscore_torch.functional.ground_diagnostics import ground_diagnostics_result
+from humanscore_torch.adapter import ground_diagnostics_results
 from humanscore_torch.motion import MotionBatch
-from humanscore_torch.suite import available_metrics
+from humanscore_torch.registry import available_metrics
 
 MINE = ("artifact_rate", "bone_length_consistency", "newtonian_plausibility", "jerk")
 
@@ -42,5 +42,5 @@ def test_registered_and_scored_on_the_default_body(default_body):
 def test_ground_diagnostics_use_the_known_ground(default_body):
     clean = MotionBatch.from_sequences([_standing_arm_swing(default_body)])
     sunk = MotionBatch.from_sequences([_standing_arm_swing(default_body, sink=0.05)])
-    assert ground_diagnostics_result(clean, default_body)["ground_penetration"].raw.item() == 0
-    assert ground_diagnostics_result(sunk, default_body)["ground_penetration"].raw.item() == 1.0
+    assert ground_diagnostics_results(clean, default_body)["ground_penetration"].raw.item() == 0
+    assert ground_diagnostics_results(sunk, default_body)["ground_penetration"].raw.item() == 1.0

@@ -9,12 +9,10 @@ import pytest
 import torch
 
 from humanscore_torch.body.segments import center_of_mass
-from humanscore_torch.errors import HumanScoreError
-from humanscore_torch.functional.newtonian import (
-    CONSTRAINTS, _newtonian_compute, _newtonian_update, newtonian_penalty, newtonian_plausibility, newtonian_result)
+from humanscore_torch.functional.newtonian import CONSTRAINTS, newtonian_penalty, newtonian_plausibility
 from humanscore_torch.losses.kinetics import NewtonianLoss
-from humanscore_torch.metrics.newtonian import NewtonianPlausibility
 from humanscore_torch.motion import MotionBatch
+from humanscore_torch.registry import score_metric
 from kinetics_clips import jump_clip, rest_joints, walk_clip
 
 F64 = torch.float64
@@ -156,38 +154,11 @@ def test_penalty_gradcheck_zero_on_plausible_motion():
     assert loss.item() == 0.0 and torch.isfinite(clean.grad).all()
 
 
-def test_metric_over_batches_equals_functional_and_rejects_bad_batch():
-    generator = torch.Generator().manual_seed(2)
-    clips = [jump_clip(fall_g=g)[0] for g in (1.0, 1.5, 2.0)] + [walk_clip(2.0)]
-    frames = max(len(c) for c in clips)
-    joints = torch.zeros(len(clips), frames, 24, 3, dtype=F64)
-    mask = torch.zeros(len(clips), frames, dtype=torch.bool)
-    for i, clip in enumerate(clips):
-        joints[i, :len(clip)] = clip + 0.003 * torch.randn(clip.shape, generator=generator, dtype=F64)
-        mask[i, :len(clip)] = True
-    fps = torch.full((len(clips),), 30.0, dtype=F64)
-    metric = NewtonianPlausibility()
-    metric.update(joints[:2], fps[:2], mask[:2])
-    metric.update(joints[2:], fps[2:], mask[2:])
-    before = {k: v.clone() for k, v in metric.metric_state.items()}
-    with pytest.raises(HumanScoreError):
-        metric.update(joints[:, :, :23], fps, mask)
-    with pytest.raises(HumanScoreError):
-        metric.update(joints, fps, mask[:, :5])
-    assert all(torch.equal(before[k], v) for k, v in metric.metric_state.items())
-    out = _newtonian_update(joints, fps, mask)
-    expected = _newtonian_compute(out["num_violating"].sum(), out["num_assessable"].sum())
-    got = metric.compute()
-    assert got["raw"].item() == pytest.approx(expected.item(), rel=1e-12) and got["raw"] > 0
-    assert torch.equal(got["by_constraint"], _newtonian_compute(out["num_violating_by_constraint"].sum(0),
-                                                                 out["num_assessable"].sum()))
-
-
 def test_suite_entry_on_motion_batch():
     joints, _ = jump_clip(fall_g=1.5)
     batch = MotionBatch(fps=torch.tensor([30.0]), mask=torch.ones(1, len(joints), dtype=torch.bool),
                         joints=joints[None].float())
-    result = newtonian_result(batch, None)
+    result = score_metric("newtonian_plausibility", batch, None)
     assert result.key == "newtonian_plausibility" and result.computed.all()
     assert result.raw.item() == pytest.approx(_run(joints)["raw"].item(), abs=1e-6)
     assert result.details["excess"].shape == (1, len(joints), len(CONSTRAINTS))

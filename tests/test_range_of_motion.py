@@ -2,15 +2,12 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from humanscore_torch.errors import ShapeError
 from humanscore_torch.functional.range_of_motion import (
     coordinate_limits, joint_map_for_body, range_of_motion, range_of_motion_penalty)
 from humanscore_torch.losses.range_of_motion import RangeOfMotionLoss
-from humanscore_torch.metrics.range_of_motion import RangeOfMotion
 
 T = 40
 
@@ -97,20 +94,6 @@ def test_masked_and_nonfinite_frames_never_count(joint_map):
     assert not bool(empty["computed"][0]) and float(empty["raw"]) == 0.0
 
 
-def test_metric_class_accumulates_like_the_functional_and_rejects_bad_batches(joint_map):
-    clean, bent = _clip(joint_map), _clip(joint_map, knee_angle_r=(30.0, -20.0))
-    metric = RangeOfMotion(joint_map=joint_map)
-    metric.update(*clean)
-    metric.update(*bent)
-    with pytest.raises(ShapeError, match="body_pose"):
-        metric.update(clean[0], clean[1][:, :, :22])
-    both = range_of_motion(torch.cat([clean[0], bent[0]], 1), torch.cat([clean[1], bent[1]], 1), joint_map=joint_map)
-    result = metric.compute()
-    assert float(result["raw"]) == pytest.approx(float(both["raw"]))
-    assert float(result["mean_excess_deg"]) == pytest.approx(float(both["mean_excess_deg"]))
-    assert float(result["score"]) == pytest.approx(float(both["score"]))
-
-
 def test_penalty_is_zero_inside_and_passes_gradcheck(joint_map):
     go, bp = _clip(joint_map)
     inside = range_of_motion_penalty(go, bp, joint_map=joint_map)
@@ -151,7 +134,7 @@ def test_gradient_steps_bring_a_violating_pose_back_inside(joint_map):
 
 def test_suite_entry_scores_a_motion_batch(joint_map, default_body):
     from humanscore_torch.motion import MotionBatch
-    from humanscore_torch.suite import available_metrics
+    from humanscore_torch.registry import available_metrics
 
     clean, bent = _clip(joint_map), _clip(joint_map, knee_angle_r=(30.0, -40.0))
     batch = MotionBatch(fps=torch.tensor([30.0, 30.0]), mask=torch.ones(2, T, dtype=torch.bool),

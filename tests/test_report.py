@@ -10,7 +10,7 @@ import pytest
 from humanscore_torch.cli import main
 from humanscore_torch.evaluation import OVERALL_KEY
 from humanscore_torch.report.leaderboard import leaderboard_rows, leaderboard_table, leaderboard_text
-from humanscore_torch.suite import METRIC_KEYS, TIERS
+from humanscore_torch.registry import METRIC_KEYS, TIERS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -99,7 +99,7 @@ def test_report_lists_leaderboard_and_plots(tmp_path):
 def three_models(tmp_path_factory):
     """50 synthetic clips of three models, evaluated once with ``--group-by model``."""
     pytest.importorskip("humanscore_torch.synthetic.clips")
-    from humanscore_torch.report.make_docs_figures import three_model_clips
+    from humanscore_torch.synthetic.three_models import three_model_clips
 
     root = tmp_path_factory.mktemp("three_models")
     counts = three_model_clips(root / "clips", count=50)

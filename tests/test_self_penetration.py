@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from humanscore_torch.body.parts import build_part_structure
-from humanscore_torch.errors import HumanScoreError, ShapeError
+from humanscore_torch.errors import HumanScoreError
 from humanscore_torch.functional.self_penetration import (
     find_inside_vertices,
     find_self_intersections,
@@ -163,27 +163,6 @@ def test_masked_frames_never_count_and_depth_is_in_mm():
     assert out["num_face_pairs"][0, 2].item() == 0 and out["num_face_pairs"][0, 1].item() > 0
     pair = out["pair_depth_mm"][0, 1]
     assert pair[0, 1].item() > 60 and pair[1, 0].item() > 60 and pair.diagonal().sum().item() == 0
-
-
-def test_metric_class_accumulates_like_the_functional_and_rejects_bad_batches():
-    from humanscore_torch.metrics.self_penetration import SelfPenetration
-
-    v, faces, structure = two_spheres()
-    meshes = place(v, torch.tensor([0.5, 0.12, 0.15, 0.3], dtype=torch.float64)).reshape(2, 2, -1, 3)
-    mask = torch.tensor([[True, True], [True, False]])
-    metric = SelfPenetration(structure)
-    metric.update(meshes[:1], mask[:1])
-    metric.update(meshes[1:], mask[1:])
-    with pytest.raises(ShapeError):
-        metric.update(meshes[..., :2], mask)  # wrong vertex count: rejected before any state
-    with pytest.raises(HumanScoreError):
-        metric.update(meshes, mask.float())
-    result = metric.compute()
-    whole = self_penetration(meshes, mask, structure)
-    assert result["raw"].item() == pytest.approx(whole["num_penetrating"].sum().item() / 3)
-    assert result["raw"].item() == pytest.approx(2 / 3)
-    expected_depth = (whole["depth_mm"] * whole["penetrating"]).sum() / whole["penetrating"].sum()
-    assert result["mean_depth_mm"].item() == pytest.approx(expected_depth.item())
 
 
 

@@ -153,7 +153,7 @@ def test_clean_synthetic_clips_show_no_penetration(body):
 
 def test_suite_entry_reports_fraction_depth_and_faces(body):
     from humanscore_torch.motion import MotionBatch
-    from humanscore_torch.suite import available_metrics
+    from humanscore_torch.registry import available_metrics
 
     frames = arm_into_torso(torch.tensor([0.0, 0.5, 0.6], dtype=torch.float64)).float()
     clean = torch.zeros(3, 23, 3)
@@ -242,7 +242,7 @@ def test_suite_entry_posing_in_windows_equals_posing_whole_clips(body, tmp_path)
     output equals the one on the whole clips' vertices."""
     from humanscore_torch import synthetic
     from humanscore_torch.config import config_overrides
-    from humanscore_torch.functional.self_penetration import self_penetration_result
+    from humanscore_torch.registry import score_metric
 
     run = synthetic.clean_clip("run", seconds=2.5)
     shape = torch.zeros_like(run["betas"])
@@ -253,7 +253,7 @@ def test_suite_entry_posing_in_windows_equals_posing_whole_clips(body, tmp_path)
     overrides = tmp_path / "windows.yaml"
     overrides.write_text("self_penetration: {detection: {posing_frames: 16}}\n")
     with config_overrides(overrides):
-        windowed = self_penetration_result(MotionBatch.from_sequences(sequences), body.float())
+        windowed = score_metric("self_penetration", MotionBatch.from_sequences(sequences), body.float())
     assert bool(windowed.raw[0] > 0) and float(windowed.raw[1]) == 0.0
     torch.testing.assert_close(windowed.raw, whole["raw"])
     for key in ("depth_mm", "penetrating", "num_face_pairs", "faces_involved", "mean_depth_mm"):
@@ -295,7 +295,7 @@ def test_unmeasured_hands_are_left_out_and_the_arm_is_not(body):
     not charged for the hand inside the thigh, and still is for the forearm inside the torso;
     the same frames without the listing are charged for both. Batched with a sequence that
     lists nothing, which keeps its own verdict."""
-    from humanscore_torch.suite import available_metrics
+    from humanscore_torch.registry import available_metrics
 
     hand = hand_into_thigh(torch.tensor([0.0, 0.6, 0.9], dtype=torch.float64)).float()
     arm = arm_into_torso(torch.tensor([0.0, 0.5, 0.6], dtype=torch.float64)).float()
@@ -314,14 +314,20 @@ def test_unmeasured_hands_are_left_out_and_the_arm_is_not(body):
     assert int(result.details["pair_frames"][0, elbow].sum()) >= 2  # the forearm in the torso still counts
 
 
-def test_unchecked_parts_from_metadata_takes_subtrees_and_rejects_unknown_names():
+def test_unmeasured_joints_become_subtrees_of_parts_and_unknown_names_are_rejected():
     from humanscore_torch.errors import InputValueError
-    from humanscore_torch.functional.self_penetration import unchecked_parts_from_metadata
+    from humanscore_torch.functional.self_penetration import unchecked_parts_from_joints
 
-    assert unchecked_parts_from_metadata([{}, {"unmeasured_joints": ""}], 24) is None
-    parts = unchecked_parts_from_metadata([{"unmeasured_joints": "left_wrist, neck"}, {}], 24)
+    rest = {"global_orient": torch.zeros(2, 3), "body_pose": torch.zeros(2, 23, 3), "fps": 30.0}
+    assert MotionBatch.from_sequences([rest, {**rest, "metadata": {"unmeasured_joints": ""}}]).unmeasured_joints is None
+    typed = MotionBatch.from_sequences([{**rest, "unmeasured_joints": ("left_wrist", "neck")}, rest])
+    listed = MotionBatch.from_sequences([{**rest, "metadata": {"unmeasured_joints": "left_wrist, neck"}}, rest])
+    assert torch.equal(typed.unmeasured_joints, listed.unmeasured_joints)
+    parts = unchecked_parts_from_joints(typed.unmeasured_joints, 24)
     left_out = {JOINT_INDEX[n] for n in ("left_wrist", "left_hand", "neck", "head")}
     assert parts.shape == (2, 24) and parts.dtype == torch.bool
     assert set(parts[0].nonzero().squeeze(1).tolist()) == left_out and not bool(parts[1].any())
     with pytest.raises(InputValueError, match="left_pinky"):
-        unchecked_parts_from_metadata([{"unmeasured_joints": "left_pinky"}], 24)
+        MotionBatch.from_sequences([{**rest, "unmeasured_joints": ("left_pinky",)}])
+    with pytest.raises(InputValueError, match="left_pinky"):
+        MotionBatch.from_sequences([{**rest, "metadata": {"unmeasured_joints": "left_pinky"}}])

@@ -28,7 +28,7 @@ from humanscore_torch.body.segments import center_of_mass
 from humanscore_torch.body.skeleton import JOINT_INDEX
 from humanscore_torch.detectors import HADM_CLASSES
 from humanscore_torch.motion import MotionBatch
-from humanscore_torch.suite import available_metrics
+from humanscore_torch.registry import available_metrics
 from humanscore_torch.synthetic.kinematics import rest
 
 G = 9.81

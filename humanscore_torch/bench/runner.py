@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from ..suite import METRIC_KEYS
+from ..registry import METRIC_KEYS
 from .clips import clip_source
 
 BENCH_KEYS = METRIC_KEYS + ("suite",)

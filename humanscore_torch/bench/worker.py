@@ -36,7 +36,7 @@ import torch
 from ..body.model import BodyModel
 from ..evaluation import score_batch, score_sequences
 from ..motion import MotionBatch
-from ..suite import available_metrics
+from ..registry import available_metrics
 from .clips import bench_clips, clip_source, stream_clips
 from .reference import reference_timings
 

@@ -21,7 +21,6 @@ from ..config import load_config
 from ..detectors import HADM_CLASSES
 from ..errors import InputValueError, ShapeError
 from ..shapes import check_device, check_floating, check_shape
-from .result import MetricResult
 from .scoring import score_from_config
 
 
@@ -123,10 +122,3 @@ def artifact_penalty(detections: torch.Tensor, mask: Optional[torch.Tensor] = No
     any_fires = 1.0 - torch.prod(1.0 - soft, dim=-1)
     weight = mask.to(detections.dtype)
     return (any_fires * weight).sum() / weight.sum().clamp_min(1)
-
-
-def artifact_rate_result(batch, body) -> MetricResult:
-    """The suite entry: artifact rate from a MotionBatch's ``detections`` (not computed without)."""
-    out = artifact_rate(batch.detections, batch.mask, batch_size=batch.batch_size)
-    return MetricResult(key="artifact_rate", raw=out["raw"], unit="fraction of frames", score=out["score"],
-                        computed=out["computed"], details={"per_class": out["per_class"], "flagged": out["flagged"]})

@@ -25,7 +25,6 @@ from ..body.skeleton import PARENTS, bones as smpl_bones
 from ..config import load_config
 from ..errors import HumanScoreError, ShapeError
 from .motion_inputs import check_motion, safe_norm, safe_sqrt
-from .result import MetricResult
 from .scoring import score_from_config
 
 BoneList = Sequence[Tuple[int, int]]
@@ -151,13 +150,3 @@ def bone_length_penalty(joints: torch.Tensor, mask: Optional[torch.Tensor] = Non
     # Unused bones (e.g. no valid frame: mean 0) divide by 1, not 0: 0/0 * False would be NaN.
     squared_cv = variance / torch.where(used, mean, torch.ones_like(mean)).pow(2) * used
     return squared_cv.sum() / used.sum().clamp_min(1)
-
-
-def bone_length_result(batch, body) -> MetricResult:
-    """The suite entry: bone-length consistency of a MotionBatch's joints (precomputed joints,
-    e.g. raw keypoints, are used as given; otherwise posed on ``body``)."""
-    joints = batch.posed(body).joints
-    out = bone_length_consistency(joints, batch.mask)
-    details = {k: out[k] for k in ("max_change", "per_bone_cv", "used_bones", "per_frame_deviation")}
-    return MetricResult(key="bone_length_consistency", raw=out["raw"], unit="%", score=out["score"],
-                        computed=out["computed"], details=details)

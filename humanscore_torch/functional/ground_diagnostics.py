@@ -25,7 +25,6 @@ from ..config import load_config
 from .contact import FOOT_JOINTS, support_contact
 from .filtering import lowpass_derivatives
 from .motion_inputs import check_motion, safe_norm
-from .result import MetricResult
 
 DIAGNOSTICS = ("foot_skating", "ground_penetration", "floating")
 
@@ -89,21 +88,3 @@ def ground_diagnostics(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[t
                                "mean_depth_mm": (depth_mm * penetrating).sum(1) / penetrating.sum(1).clamp_min(1)},
         "floating": {"raw": rate(floating), "computed": computed, "per_frame": lowest, "affected": floating},
     }
-
-
-def ground_diagnostics_result(batch, body) -> Dict[str, MetricResult]:
-    """Diagnostics of a MotionBatch as MetricResults keyed by :data:`DIAGNOSTICS` (outside the
-    six-metric aggregate; ``score`` = 100 * (1 - raw), the share of unaffected frames).
-
-    A per-sequence ``ground_height`` (m) in every metadata dict is used as the known ground.
-    """
-    joints = batch.posed(body).joints
-    heights = [m.get("ground_height") for m in batch.metadata]
-    ground = None if any(h is None for h in heights) else joints.new_tensor([float(h) for h in heights])
-    out = ground_diagnostics(joints, batch.fps.to(joints.dtype), batch.mask, ground)
-    results = {}
-    for name, values in out.items():
-        details = {k: v for k, v in values.items() if k not in ("raw", "computed")}
-        results[name] = MetricResult(key=name, raw=values["raw"], unit="fraction of frames",
-                                     score=100.0 * (1.0 - values["raw"]), computed=values["computed"], details=details)
-    return results

@@ -32,7 +32,6 @@ import torch
 from ..config import load_config
 from ..errors import InputValueError
 from .motion_inputs import check_motion, safe_norm
-from .result import MetricResult
 from .scoring import score_from_config
 
 # Default of the ``reference_fps`` arguments: the shipped config's value (None means per-frame).
@@ -217,12 +216,3 @@ def jerk_penalty(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[torch.T
     diff, counted = _third_difference(joints, fps, mask, step)
     magnitude = safe_norm(diff, eps=eps) * counted[..., None]
     return magnitude.sum() / (counted.sum() * joints.shape[2]).clamp_min(1)
-
-
-def jerk_result(batch, body) -> MetricResult:
-    """The suite entry: jerk of a MotionBatch's joints (posed on ``body`` unless precomputed)."""
-    joints = batch.posed(body).joints
-    out = jerk(joints, batch.fps.to(joints.dtype), batch.mask)
-    details = {k: out[k] for k in ("jitter", "spike_rate", "per_frame", "counted", "per_joint")}
-    return MetricResult(key="jerk", raw=out["raw"], unit="m/s^3", score=out["score"],
-                        computed=out["computed"], details=details)

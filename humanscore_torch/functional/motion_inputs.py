@@ -50,9 +50,23 @@ def check_motion(
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     if torch.finfo(joints.dtype).bits < 32:
         joints = joints.float()
-    usable = (torch.isfinite(joints) & (joints.abs() <= MAX_COORDINATE_M)).flatten(2).all(-1)
+    usable = usable_frames(joints)
     joints = torch.where(usable[:, :, None, None], joints, torch.zeros_like(joints))
     return joints, mask & usable
+
+
+def usable_frames(values: torch.Tensor, leading: int = 2) -> torch.Tensor:
+    """The usable-frame rule, the same for every input: a frame is usable when all its values
+    are finite and within ``MAX_COORDINATE_M`` (100 km or 1e5 rad is broken data, and would
+    overflow float32 downstream).
+
+    Args:
+        values: (*L, ...) with ``leading`` frame dimensions first, e.g. joints (B, T, J, 3).
+
+    Returns:
+        (*L) bool, True on usable frames.
+    """
+    return (torch.isfinite(values) & (values.abs() <= MAX_COORDINATE_M)).flatten(leading).all(-1)
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1, eps: float = 0.0) -> torch.Tensor:

@@ -54,7 +54,6 @@ from ..config import load_config
 from .contact import SUPPORT_POINT_JOINTS, dilate_frames, running_quantile, support_contact
 from .filtering import gaussian_sigma_seconds, lowpass_derivatives
 from .motion_inputs import check_motion, safe_norm
-from .result import MetricResult
 from .scoring import score_from_config
 
 CONSTRAINTS: Tuple[str, ...] = ("ground_pull", "flight_free_fall", "friction_cone", "implied_force",
@@ -231,13 +230,3 @@ def newtonian_penalty(joints: torch.Tensor, fps: torch.Tensor, mask: Optional[to
                                speeds["max_joint_speed_m_s"], speeds["max_angular_speed_rad_s"],
                                config["max_stance_sliding_m_s"]])
     return (excess / scale).pow(2).sum() / kin["assessable"].sum().clamp_min(1)
-
-
-def newtonian_result(batch, body) -> MetricResult:
-    """The suite entry: Newtonian plausibility of a MotionBatch (joints posed on ``body``)."""
-    joints = batch.posed(body).joints
-    out = newtonian_plausibility(joints, batch.fps.to(joints.dtype), batch.mask)
-    details = {k: out[k] for k in ("excess", "violating", "flight", "contact", "max_excess",
-                                   "num_violating_by_constraint", "com_acceleration")}
-    return MetricResult(key="newtonian_plausibility", raw=out["raw"], unit="fraction of frames",
-                        score=out["score"], computed=out["computed"], details=details)

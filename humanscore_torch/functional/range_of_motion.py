@@ -28,7 +28,6 @@ from ..errors import HumanScoreError, ShapeError
 from ..limits.joint_map import JointMap
 from ..rotations import rotvec_to_rotmat
 from ..shapes import check_device, check_floating, check_shape
-from .result import MetricResult
 from .scoring import score_from_config
 
 
@@ -237,18 +236,3 @@ def joint_map_for_body(body) -> JointMap:
             rest = body(zeros, zeros.new_zeros(1, 23, 3), None, need_vertices=False).joints[0]
         _MAP_CACHE[body] = JointMap.from_config(rest_joints=rest.cpu())
     return _MAP_CACHE[body]
-
-
-def range_of_motion_result(batch, body) -> MetricResult:
-    """The suite entry: range-of-motion violation of a MotionBatch's SMPL poses (map aligned to
-    ``body``). Not computed for sequences given as joints only."""
-    if batch.body_pose is None:
-        zeros = torch.zeros(batch.batch_size, device=batch.device)
-        return MetricResult(key="range_of_motion", raw=zeros, unit="fraction of frames", score=zeros,
-                            computed=torch.zeros_like(zeros, dtype=torch.bool))
-    joint_map = joint_map_for_body(body) if body is not None else JointMap.from_config()
-    out = range_of_motion(batch.global_orient, batch.body_pose, batch.mask, joint_map)
-    details = {k: out[k] for k in ("mean_excess_deg", "per_frame_excess_deg", "violating",
-                                   "coordinate_violation_rate", "coordinate_max_excess_deg")}
-    return MetricResult(key="range_of_motion", raw=out["raw"], unit="fraction of frames", score=out["score"],
-                        computed=out["computed"], details=details)

@@ -30,8 +30,8 @@ Pipeline, batched over frames (no Python loop over frames or faces):
    continuously differentiable (depth -> 0 at the surface), its gradient moves each inside
    vertex towards the nearest outside surface and that surface towards the vertex.
 
-Parts whose posture the input does not carry (a sequence's ``unmeasured_joints`` metadata,
-set by the loaders: SMPL's fingers under an SMPL-X body pose, the wrists an OpenSim model
+Parts whose posture the input does not carry (a sequence's ``unmeasured_joints``, set by the
+loaders: SMPL's fingers under an SMPL-X body pose, the wrists an OpenSim model
 locks) are left out: their placeholder rest posture says nothing about the motion, and a flat
 SMPL hand hanging at rest beside the hips would otherwise be charged for the loader's guess.
 
@@ -42,17 +42,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from ..body.parts import PartStructure, part_structure
-from ..body.skeleton import JOINT_INDEX, UNMEASURED_JOINTS_KEY, joint_name_list, subtree
+from ..body.parts import PartStructure
+from ..body.skeleton import JOINT_INDEX, subtree
 from ..config import load_config
 from ..errors import InputValueError, ShapeError
 from ..shapes import check_device, check_floating, check_shape
-from .motion_inputs import MAX_COORDINATE_M
-from .result import MetricResult
+from .motion_inputs import usable_frames
 from .scoring import score_from_config
 
 # Cell coordinates take 14 bits per axis in the hash key, the frame index the upper bits.
@@ -680,7 +679,7 @@ def _check_vertices(vertices: torch.Tensor, mask: Optional[torch.Tensor], struct
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     if torch.finfo(vertices.dtype).bits < 32:
         vertices = vertices.float()
-    usable = (torch.isfinite(vertices) & (vertices.abs() <= MAX_COORDINATE_M)).all(-1).all(-1)
+    usable = usable_frames(vertices, vertices.dim() - 2)
     vertices = torch.where(usable[..., None, None], vertices, torch.zeros_like(vertices))
     return vertices, mask & usable
 
@@ -753,7 +752,7 @@ def _self_penetration_update(
         config: the ``self_penetration`` config; the shipped one when None.
         unchecked_parts: (B, P) bool, parts left out per sequence (None: none): intersections
             and inside vertices involving them do not count. For parts whose posture the input
-            does not carry (see :func:`unchecked_parts_from_metadata`).
+            does not carry (see :func:`unchecked_parts_from_joints`).
 
     Returns:
         a dict of
@@ -853,76 +852,22 @@ def self_penetration(
     return out
 
 
-def _update_posing_in_chunks(batch, body, structure: PartStructure, config: Mapping[str, Any],
-                             unchecked_parts: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """:func:`_self_penetration_update` of a MotionBatch posed a window of frames at a time:
-    the mesh of a long clip never exists whole (a 1920-frame batch of 16 clips would be 2.5 GB
-    of vertices), so memory is bounded by ``posing_frames`` whatever the clip length. Every
-    output but the per-sequence sums is per frame, so windows concatenate along time."""
-    window = max(1, int(config["detection"]["posing_frames"]) // max(batch.batch_size, 1))
-    parts = []
-    for start in range(0, max(batch.num_frames, 1), window):
-        frames = slice(start, start + window)
-        vertices = batch.pose_frames(body, frames).vertices
-        parts.append(_self_penetration_update(vertices, batch.mask[:, frames], structure, config, unchecked_parts))
-    sums = ("num_valid", "num_penetrating", "depth_sum_mm", "faces_involved")
-    return {k: (torch.stack([p[k] for p in parts]).sum(0) if k in sums else torch.cat([p[k] for p in parts], 1))
-            for k in parts[0]}
+def unchecked_parts_from_joints(unmeasured_joints: torch.Tensor, num_parts: int) -> Optional[torch.Tensor]:
+    """(B, P) bool parts to leave out per sequence: the segments of the joints marked unmeasured
+    and of the joints below them (a placeholder rotation leaves the whole subtree's posture
+    unknown); None when no joint is marked.
 
-
-def unchecked_parts_from_metadata(metadata: Sequence[Mapping[str, Any]], num_parts: int,
-                                  device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
-    """(B, P) bool parts to leave out per sequence: the segments of the joints each sequence's
-    metadata lists under ``unmeasured_joints`` and of the joints below them (a placeholder
-    rotation leaves the whole subtree's posture unknown); None when no sequence lists any.
-
-    Raises:
-        InputValueError: a listed name is not an SMPL joint name.
+    Args:
+        unmeasured_joints: (B, J) bool over SMPL joints (``MotionBatch.unmeasured_joints``).
+        num_parts: P, the body's number of parts (SMPL joints 0..P-1).
     """
-    rows = []
-    for i, meta in enumerate(metadata):
-        names = joint_name_list(meta.get(UNMEASURED_JOINTS_KEY))
-        unknown = sorted(set(names) - set(JOINT_INDEX))
-        if unknown:
-            raise InputValueError(f"metadata[{i}]['{UNMEASURED_JOINTS_KEY}']: expected SMPL joint names "
-                                  f"({', '.join(JOINT_INDEX)}), got {unknown}")
-        row = torch.zeros(num_parts, dtype=torch.bool)
-        for name in names:
-            row[[j for j in subtree(JOINT_INDEX[name]) if j < num_parts]] = True
-        rows.append(row)
-    if not any(bool(r.any()) for r in rows):
+    check_shape(unmeasured_joints, f"B {len(JOINT_INDEX)}", "unmeasured_joints")
+    if unmeasured_joints.dtype != torch.bool:
+        raise InputValueError(f"unmeasured_joints: expected a bool tensor, got {unmeasured_joints.dtype}")
+    if not bool(unmeasured_joints.any()):
         return None
-    return torch.stack(rows).to(device)
-
-
-def self_penetration_result(batch, body) -> MetricResult:
-    """The suite entry: self-penetration of a MotionBatch posed on ``body``.
-
-    Returns:
-        MetricResult with raw (B,) = fraction of valid frames penetrating deeper than the
-        tolerance; details ``mean_depth_mm`` (B,), per-frame ``depth_mm``/``penetrating``/
-        ``num_face_pairs`` (B, T), ``pair_frames`` (B, P, P) frames in which part i is inside
-        part j beyond the tolerance, ``pair_max_depth_mm`` (B, P, P), ``faces_involved`` (B, F).
-        Parts of the joints a sequence's metadata lists as unmeasured are left out
-        (:func:`unchecked_parts_from_metadata`).
-    """
-    if batch.vertices is None and batch.body_pose is None:  # joints only: there is no mesh
-        zeros = torch.zeros(batch.batch_size, device=batch.device)
-        return MetricResult(key="self_penetration", raw=zeros, unit="fraction of frames", score=zeros,
-                            computed=torch.zeros_like(zeros, dtype=torch.bool))
-    cfg = load_config("self_penetration")
-    structure = part_structure(body, batch.device)
-    unchecked = unchecked_parts_from_metadata(batch.metadata, structure.num_parts, batch.device)
-    if batch.vertices is not None:
-        out = _self_penetration_update(batch.vertices, batch.mask, structure, cfg, unchecked)
-    else:
-        out = _update_posing_in_chunks(batch, body, structure, cfg, unchecked)
-    raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
-    out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, cfg["score"]))
-    pair_depth = out.pop("pair_depth_mm")
-    tolerance = float(cfg["detection"]["depth_tolerance_mm"])
-    details = {k: out[k] for k in ("mean_depth_mm", "depth_mm", "penetrating", "num_face_pairs", "faces_involved")}
-    details["pair_frames"] = (pair_depth > tolerance).sum(1)
-    details["pair_max_depth_mm"] = pair_depth.amax(1) if pair_depth.shape[1] else pair_depth.sum(1)
-    return MetricResult(key="self_penetration", raw=out["raw"], unit="fraction of frames",
-                        score=out["score"], computed=out["num_valid"] > 0, details=details)
+    closure = torch.zeros(len(JOINT_INDEX), num_parts, dtype=torch.bool)
+    for joint in range(len(JOINT_INDEX)):
+        closure[joint, [j for j in subtree(joint) if j < num_parts]] = True
+    closure = closure.to(unmeasured_joints.device)
+    return (unmeasured_joints[:, :, None] & closure[None]).any(1)

@@ -46,7 +46,7 @@ from ..config import load_config
 from ..errors import MotionFileError
 from .frames import CAMERA_TO_Y_UP, ground_levelling, rest_pelvis_position, rotate_world
 from .layouts import (RawTrack, _betas, _body, _check_frame_ids, _check_frames, _File, _file_fps, _file_info, _frame_ids,
-                      _full_pose, _note, _read_smpl_dict, _translation)
+                      _full_pose, _note, _read_smpl_dict, _translation, _unmeasured_by)
 
 # Mesh files: vertices and faces, no pose parameters.
 MESH_EXTENSIONS = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
@@ -362,4 +362,5 @@ def read_smplcodec(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     gender = _SMPLCODEC_GENDERS.get(_small_int(f, data, "gender", 0))
     if gender:
         info["gender"] = gender
-    return [RawTrack(root, body, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=info)]
+    return [RawTrack(root, body, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=info,
+                     unmeasured_joints=_unmeasured_by(model))]

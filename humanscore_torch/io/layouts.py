@@ -33,8 +33,8 @@ units or rates follow their tools' own conventions, are read by :mod:`.estimator
 
 SMPL-H / SMPL-X body poses map onto SMPL's joints 0-21 (the same joints in the same order);
 SMPL's hand joints 22 and 23 are left at rest. The metadata records every such mapping, and
-lists those joints under ``unmeasured_joints`` (self-penetration leaves out the fingers, whose
-posture is then a placeholder).
+lists those joints in the typed ``unmeasured_joints`` field of the sequence (self-penetration
+leaves out the fingers, whose posture is then a placeholder; the metadata shows the same list).
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ class RawTrack:
         fps: (rate, where it came from), or None when the file does not say.
         notes: conversions already applied while reading (human-readable).
         info: scalar metadata from the file (model, prompt, gender, ...).
+        unmeasured_joints: SMPL joint names whose rotation the file does not carry (left at
+            rest as placeholders), e.g. the hands under a 21-joint SMPL-H/SMPL-X body pose.
     """
 
     global_orient: np.ndarray
@@ -91,6 +93,7 @@ class RawTrack:
     fps: Optional[Tuple[float, str]] = None
     notes: List[str] = field(default_factory=list)
     info: Dict[str, Any] = field(default_factory=dict)
+    unmeasured_joints: Tuple[str, ...] = ()
 
 
 class _File:
@@ -221,7 +224,7 @@ def _body(f: _File, array: np.ndarray, key: str, notes: List[str], source: str =
 
 
 def _pad_hands(body21: np.ndarray, notes: List[str], source: str) -> np.ndarray:
-    _note(notes, f"{source} body pose: joints 1-21 -> SMPL joints 1-21, {_HANDS_AT_REST}")
+    _note(notes, f"{source} body pose: joints 1-21 -> SMPL joints 1-21, SMPL hand joints 22-23 at rest")
     return np.concatenate([body21, np.zeros((body21.shape[0], 2, 3))], axis=1)
 
 
@@ -265,17 +268,14 @@ def _betas(f: _File, mapping: Dict[str, Any], key: str, where: str = "") -> Opti
     return array
 
 
-# The note of a body pose padded with SMPL's hand joints at rest (their rotation is unmeasured).
-_HANDS_AT_REST = "SMPL hand joints 22-23 at rest"
+# SMPL's hand joints 22-23, padded at rest under a 21-joint (SMPL-H / SMPL-X) body pose.
+_HAND_JOINTS = ("left_hand", "right_hand")
 
 
-def _unmeasured(listed: Any, notes: List[str]) -> str:
-    """The ``unmeasured_joints`` metadata: joints a stored file already lists plus SMPL's hand
-    joints when this read padded them at rest."""
-    names = joint_name_list(listed)
-    if any(n.endswith(_HANDS_AT_REST) for n in notes):
-        names += [n for n in ("left_hand", "right_hand") if n not in names]
-    return ",".join(names)
+def _unmeasured_by(model: str) -> Tuple[str, ...]:
+    """The joints a body pose of ``model`` (as :func:`_full_pose` names it) leaves unmeasured:
+    SMPL's hands under the 21 body joints of SMPL-H and SMPL-X, none under SMPL's 23."""
+    return () if model == "SMPL" else _HAND_JOINTS
 
 
 def _note(notes: List[str], text: str) -> None:
@@ -357,7 +357,8 @@ def _read_amass(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
     betas = _betas(f, data, "betas")
     _check_frames(f, {"poses": poses, "trans": trans, "betas": betas})
     info = {**_file_info(data), "body_model": model}
-    return [RawTrack(root, body, trans, betas, "z_up", fps=_file_fps(f, data), notes=notes, info=info)]
+    return [RawTrack(root, body, trans, betas, "z_up", fps=_file_fps(f, data), notes=notes, info=info,
+                     unmeasured_joints=_unmeasured_by(model))]
 
 
 def _read_wham_track(f: _File, data: Dict[str, Any], track: Any = None, where: str = "") -> RawTrack:
@@ -373,7 +374,8 @@ def _read_wham_track(f: _File, data: Dict[str, Any], track: Any = None, where: s
         _note(notes, "WHAM world output (pose_world, trans_world) used: y-up")
     ids = _frame_ids(f, data, "frame_ids", num_frames)
     return RawTrack(root, body, trans, betas, "y_up" if world else "camera", frame_ids=ids, track=track,
-                    fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model})
+                    fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model},
+                    unmeasured_joints=_unmeasured_by(model))
 
 
 def _read_wham(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
@@ -394,8 +396,10 @@ def _read_smpl_dict(f: _File, params: Dict[str, Any], where: str, frame: str, so
     trans = _translation(f, f.array(params, key, where), where + key)
     betas = _betas(f, params, "betas", where)
     num_frames = _check_frames(f, {"global_orient": go, "body_pose": bp, key: trans, "betas": betas})
-    model = source if any("joints 1-21" in n for n in notes) else "SMPL"
-    return RawTrack(root, body, trans, betas, frame, notes=notes, info={"body_model": model}), num_frames
+    given_joints = bp.shape[1] // 3 if bp.ndim == 2 else bp.shape[1]
+    model = source if given_joints == _NUM_SHARED_BODY_JOINTS else "SMPL"
+    return RawTrack(root, body, trans, betas, frame, notes=notes, info={"body_model": model},
+                    unmeasured_joints=_unmeasured_by(model)), num_frames
 
 
 def _read_gvhmr(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
@@ -433,7 +437,8 @@ def _read_prompthmr(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         track_id = track_id.item() if isinstance(track_id, (np.generic, np.ndarray)) else track_id
         tracks.append(RawTrack(root, body, trans, betas, "y_up" if world else "camera",
                                frame_ids=_frame_ids(f, person, "frames", num_frames), track=track_id,
-                               fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model}))
+                               fps=_file_fps(f, data), notes=notes, info={**_file_info(data), "body_model": model},
+                               unmeasured_joints=_unmeasured_by(model)))
     if not tracks:
         raise f.fail("key 'people' holds no person")
     return tracks
@@ -477,7 +482,9 @@ def _read_canonical(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         stored = json.loads(_scalar_text(data.get("metadata")) or "{}")
     except json.JSONDecodeError as exc:
         raise f.fail(f"key 'metadata': not valid JSON ({exc})") from None
-    return [RawTrack(go, bp, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=stored)]
+    listed = tuple(joint_name_list(stored.pop(UNMEASURED_JOINTS_KEY, None)))
+    return [RawTrack(go, bp, trans, betas, "y_up", fps=_file_fps(f, data), notes=notes, info=stored,
+                     unmeasured_joints=listed)]
 
 
 # The estimators' own conventions (TRAM's world, PHALP's focal, AIST++'s scale, ...) live in
@@ -631,7 +638,8 @@ def finish_track(
 
     Returns:
         dict with float32 tensors ``global_orient`` (T, 3), ``body_pose`` (T, 23, 3),
-        ``transl`` (T, 3), ``betas`` (num_betas,) or (T, num_betas), a float ``fps`` and
+        ``transl`` (T, 3), ``betas`` (num_betas,) or (T, num_betas), a float ``fps``,
+        ``unmeasured_joints`` (tuple of SMPL joint names, see :class:`RawTrack`) and
         ``metadata`` (path, layout, track, fps_source, conversions, ... : all scalars).
     """
     notes = list(track.notes)
@@ -673,9 +681,8 @@ def finish_track(
         "fps_source": source,
         "conversions": "; ".join(n for n in ([earlier] if earlier else []) + notes),
     })
-    unmeasured = _unmeasured(metadata.pop(UNMEASURED_JOINTS_KEY, None), notes)
-    if unmeasured:
-        metadata[UNMEASURED_JOINTS_KEY] = unmeasured
+    if track.unmeasured_joints:  # shown in reports; scoring reads the sequence's field
+        metadata[UNMEASURED_JOINTS_KEY] = ",".join(track.unmeasured_joints)
     if track.track is not None:
         metadata["track"] = track.track if isinstance(track.track, (int, str)) else str(track.track)
     if track.frame_ids is not None:
@@ -685,4 +692,5 @@ def finish_track(
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
     return {"global_orient": f32(root), "body_pose": f32(track.body_pose), "transl": f32(transl),
-            "betas": f32(betas), "fps": rate, "metadata": metadata}
+            "betas": f32(betas), "fps": rate, UNMEASURED_JOINTS_KEY: tuple(track.unmeasured_joints),
+            "metadata": metadata}

@@ -128,9 +128,10 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
     Returns:
         ``[sequence]`` with ``global_orient`` (T, 3), ``body_pose`` (T, 23, 3) axis-angle,
         ``transl`` (T, 3) metres (SMPL world: y up, z forward), ``betas`` (K,) zeros,
-        ``fps`` (float) and ``metadata`` (source, model, coordinates used, ``unmeasured_joints``:
-        the joints left at rest, see :func:`unmeasured_joints`), float32 tensors. Segments the
-        model lacks (arms of a leg model, the other leg of a single-leg model) are at rest.
+        ``fps`` (float), ``unmeasured_joints`` (the joints left at rest, see
+        :func:`unmeasured_joints`) and ``metadata`` (source, model, coordinates used, the same
+        joint list for reports), float32 tensors. Segments the model lacks (arms of a leg model,
+        the other leg of a single-leg model) are at rest.
 
     Raises:
         MotionFileError: the file is unreadable, has no usable times, lacks coordinates, or
@@ -200,12 +201,14 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
     # SMPL: anchor = R_root (rest_anchor - rest_pelvis) + rest_pelvis + transl.
     transl = anchor - (global_orient @ (rest_anchor - rest[0])[:, None])[..., 0] - rest[0]
     used = sorted(set(coordinates) & (set(joint_map.coordinate_names) | set(_PELVIS_TRANSLATIONS)))
+    unmeasured = unmeasured_joints(limits, used)
     return [{
         "global_orient": rotmat_to_rotvec(global_orient).float(),
         "body_pose": rotmat_to_rotvec(body_pose).float(),
         "transl": transl.float(),
         "betas": torch.zeros(body.num_betas),
         "fps": fps,
+        UNMEASURED_JOINTS_KEY: tuple(unmeasured),
         "metadata": {
             "source": "opensim",
             "path": str(mot_path),
@@ -216,7 +219,7 @@ def read_opensim_motion(mot_path: Union[str, Path], model_path: Optional[Union[s
                 "coordinates -> SMPL through the shipped Rajagopal 2016 joint map; root at pelvis origin"]
                 + notes + ["OpenSim ground (x forward, z right) -> SMPL world (z forward, x left)"]),
             "coordinates": used,
-            UNMEASURED_JOINTS_KEY: ",".join(unmeasured_joints(limits, used)),
+            UNMEASURED_JOINTS_KEY: ",".join(unmeasured),  # shown in reports; scoring reads the field
         },
     }]
 

@@ -6,31 +6,27 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 import torch
-from torchmetrics import Metric
 
 from ..config import load_config
 from ..detectors import HADM_CLASSES
 from ..errors import ShapeError
 from ..functional.artifact_rate import _artifact_rate_compute, _artifact_rate_update
 from ..functional.scoring import score_from_config
+from .base import HumanScoreMetric, upcast
 
 
-class ArtifactRate(Metric):
+class ArtifactRate(HumanScoreMetric):
     """Fraction of valid frames (all sequences) with a detection above the threshold.
 
     ``update(detections, mask=None)``: detections (B, T, C) confidences in [0, 1], mask (B, T)
     bool. ``compute()`` returns 0-dim ``raw``, ``score``, ``computed`` (False until a valid
     frame with detections was seen: then raw and score are 0 and must not be reported as a
-    score) and ``per_class`` (C,).
+    score; every value NaN then) and ``per_class`` (C,).
 
     Args:
         num_classes: C (18 for the HADM taxonomy).
         config: the ``artifact_rate`` config; the shipped one when None.
     """
-
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
 
     def __init__(self, num_classes: int = len(HADM_CLASSES), config: Optional[Mapping[str, Any]] = None,
                  **kwargs: Any) -> None:
@@ -43,6 +39,7 @@ class ArtifactRate(Metric):
 
     def update(self, detections: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
+        detections, = upcast(detections)
         if isinstance(detections, torch.Tensor) and detections.dim() == 3 and detections.shape[-1] != self.num_classes:
             raise ShapeError(f"detections: expected {self.num_classes} classes (B, T, {self.num_classes}), "
                              f"got shape {tuple(detections.shape)}")
@@ -57,10 +54,9 @@ class ArtifactRate(Metric):
         Returns:
             dict: ``raw`` () fraction of valid frames with any class above the confidence
             threshold, ``score`` () 0-100, ``computed`` () bool, False while no valid frame
-            with detections was seen (raw and score are then 0 and are not a score), and
+            with detections was seen (every value is then NaN), and
             ``per_class`` (C,) fraction of valid frames flagged for each class.
         """
         raw = _artifact_rate_compute(self.num_flagged, self.num_frames)
-        computed = self.num_frames > 0
-        return {"raw": raw, "score": score_from_config(raw, self.config["score"]) * computed, "computed": computed,
-                "per_class": _artifact_rate_compute(self.num_flagged_by_class, self.num_frames)}
+        return self._mark_computed({"raw": raw, "score": score_from_config(raw, self.config["score"]),
+                                    "per_class": _artifact_rate_compute(self.num_flagged_by_class, self.num_frames)})

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 import torch
-from torchmetrics import Metric
 
 from ..config import load_config
 from ..functional.bone_length import BoneList, _bone_length_compute, _bone_length_update
 from ..functional.scoring import score_from_config
+from .base import HumanScoreMetric, upcast
 
 
-class BoneLengthConsistency(Metric):
+class BoneLengthConsistency(HumanScoreMetric):
     """Mean over sequences of the per-sequence bone-length coefficient of variation (%).
 
     ``update(joints, mask=None)``: joints (B, T, J, 3) metres, mask (B, T) bool. Sequences
@@ -26,10 +26,6 @@ class BoneLengthConsistency(Metric):
         config: the ``bone_length`` config; the shipped one when None.
     """
 
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
-
     def __init__(self, bones: Optional[BoneList] = None, config: Optional[Mapping[str, Any]] = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,6 +37,7 @@ class BoneLengthConsistency(Metric):
 
     def update(self, joints: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
+        joints, = upcast(joints)
         out = _bone_length_update(joints, mask, self.bones, float(self.config["min_bone_length_m"]))
         computed = out["computed"]
         self.raw_sum += (out["raw"] * computed).sum().to(torch.float64)
@@ -54,9 +51,9 @@ class BoneLengthConsistency(Metric):
             dict of 0-dim tensors: ``raw`` mean per-sequence bone-length coefficient of
             variation (%), ``max_change`` mean of each sequence's largest frame-to-frame
             bone-length change (%), ``score`` (0-100) and ``num_sequences`` (int64) the number
-            of sequences counted; raw and max_change are 0 when none was counted.
+            of sequences counted, ``computed`` (bool); the values are NaN when none was counted.
         """
         out = _bone_length_compute(self.raw_sum, self.max_change_sum, self.num_sequences)
         out["score"] = score_from_config(out["raw"], self.config["score"])
         out["num_sequences"] = self.num_sequences
-        return out
+        return self._mark_computed(out)

@@ -4,45 +4,19 @@ batches with the body posed once per batch (spec 1 and 4)."""
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torchmetrics import MetricCollection
 
+# Read at call time: the registry imports this package's classes (and aggregate the registry).
+from .. import adapter, aggregate, registry
 from ..body.model import BodyModel
 from ..body.parts import part_structure
 from ..config import load_config
 from ..errors import HumanScoreError
-from ..functional.aggregate import OVERALL_KEY, aggregate_scores, aggregate_weights
-from ..functional.range_of_motion import joint_map_for_body
 from ..motion import MotionBatch
-from ..suite import METRIC_KEYS, TIERS
-from .artifact_rate import ArtifactRate
-from .bone_length import BoneLengthConsistency
-from .jerk import Jerk
-from .newtonian import NewtonianPlausibility
-from .range_of_motion import RangeOfMotion
-from .self_penetration import SelfPenetration
-
-# Unit of each metric's raw value (the same as the functional ``*_result`` entries report).
-UNITS: Dict[str, str] = {
-    "artifact_rate": "fraction of frames",
-    "bone_length_consistency": "%",
-    "range_of_motion": "fraction of frames",
-    "self_penetration": "fraction of frames",
-    "newtonian_plausibility": "fraction of frames",
-    "jerk": "m/s^3",
-}
-
-# The sum state that counts what a metric has seen: zero (over all processes) = not computed.
-_COUNT_STATES: Dict[str, str] = {
-    "artifact_rate": "num_frames",
-    "bone_length_consistency": "num_sequences",
-    "range_of_motion": "num_valid",
-    "self_penetration": "num_valid",
-    "newtonian_plausibility": "num_assessable",
-    "jerk": "num_differences",
-}
+from .base import plot_scores
 
 SequencesLike = Union[MotionBatch, Sequence[Dict[str, Any]]]
 
@@ -51,17 +25,20 @@ class HumanScore(MetricCollection):
     """The six HumanScore metrics, their tiers and the overall score, pooled over all batches.
 
     ``update(batch)``: a :class:`~humanscore_torch.motion.MotionBatch` or a list of sequence
-    dicts (as :func:`humanscore_torch.io.read_motion_file` returns). The body is posed once
-    per batch (joints, and vertices when self-penetration is on) and the shared tensors go to
-    every metric's ``update``. A batch without detections does not update the artifact rate;
-    one given as joints only does not update range of motion or self-penetration. A rejected
-    batch (a ``HumanScoreError``) leaves every state as it was.
+    dicts (as :func:`humanscore_torch.io.read_motion_file` returns). Each metric's ``update``
+    gets the inputs :func:`humanscore_torch.adapter.metric_inputs` makes of the batch -- the
+    same ones ``score_batch`` (and ``humanscore evaluate``) scores: joints posed once, the mesh
+    posed a window of frames at a time (memory bounded whatever the clip length), the parts of
+    unmeasured joints left out of self-penetration. A batch without detections does not update
+    the artifact rate; one given as joints only does not update range of motion or
+    self-penetration. A rejected batch (a ``HumanScoreError``) leaves every state as it was.
 
     ``compute()`` returns a flat dict of 0-dim float64 tensors:
 
     - ``humanscore``, ``anatomy``, ``kinematics``, ``kinetics`` and each metric key: the 0-100
       score (higher is better);
-    - ``raw/<metric key>``: the pooled raw value, in ``UNITS[key]``;
+    - ``raw/<metric key>``: the pooled raw value, in the metric's unit
+      (``humanscore_torch.registry.SPECS[key].unit``);
     - ``computed/<key>`` (bool) for all ten keys.
 
     A metric that saw nothing it can score (the artifact rate without detections, or a metric
@@ -92,25 +69,18 @@ class HumanScore(MetricCollection):
 
     def __init__(self, body: Optional[BodyModel] = None, metrics: Optional[Iterable[str]] = None,
                  config: Optional[Mapping[str, Any]] = None) -> None:
-        keys = tuple(METRIC_KEYS) if metrics is None else tuple(metrics)
-        unknown = [k for k in keys if k not in METRIC_KEYS]
+        all_keys = registry.METRIC_KEYS
+        keys = tuple(all_keys) if metrics is None else tuple(metrics)
+        unknown = [k for k in keys if k not in all_keys]
         if unknown or not keys:
-            raise HumanScoreError(f"metrics: expected a non-empty subset of {list(METRIC_KEYS)}, got {list(keys)}")
+            raise HumanScoreError(f"metrics: expected a non-empty subset of {list(all_keys)}, got {list(keys)}")
         body = BodyModel.default() if body is None else body
-        makers = {
-            "artifact_rate": lambda: ArtifactRate(),
-            "bone_length_consistency": lambda: BoneLengthConsistency(),
-            "range_of_motion": lambda: RangeOfMotion(joint_map=joint_map_for_body(body)),
-            "self_penetration": lambda: SelfPenetration(body),
-            "newtonian_plausibility": lambda: NewtonianPlausibility(),
-            "jerk": lambda: Jerk(),
-        }
-        super().__init__({k: makers[k]() for k in METRIC_KEYS if k in keys}, compute_groups=False)
+        super().__init__({k: registry.SPECS[k].make_metric(body) for k in all_keys if k in keys}, compute_groups=False)
         # Kept out of the ModuleDict (whose entries must all be metrics); posing copies it per device.
         self.__dict__["body"] = body
         self.__dict__["_bodies"] = {str(body.faces.device): body}
         self.__dict__["aggregate_config"] = load_config("humanscore") if config is None else config
-        aggregate_weights(self.aggregate_config)  # a bad weights config fails here, not at compute
+        aggregate.aggregate_weights(self.aggregate_config)  # a bad weights config fails here, not at compute
 
     # ------------------------------------------------------------------ update
     def _body_on(self, device: torch.device) -> BodyModel:
@@ -118,25 +88,6 @@ class HumanScore(MetricCollection):
         if key not in self._bodies:
             self._bodies[key] = copy.deepcopy(self.body).to(device)
         return self._bodies[key]
-
-    def _inputs(self, batch: MotionBatch) -> Dict[str, tuple]:
-        """Each metric's ``update`` arguments for ``batch``, posing the body once."""
-        need_vertices = "self_penetration" in self and (batch.body_pose is not None or batch.vertices is not None)
-        posed = batch.posed(self._body_on(batch.device), need_vertices=need_vertices)
-        joints, mask = posed.joints, batch.mask
-        fps = batch.fps.to(joints.dtype)
-        inputs: Dict[str, tuple] = {
-            "bone_length_consistency": (joints, mask),
-            "newtonian_plausibility": (joints, fps, mask),
-            "jerk": (joints, fps, mask),
-        }
-        if batch.detections is not None:
-            inputs["artifact_rate"] = (batch.detections, mask)
-        if batch.body_pose is not None:
-            inputs["range_of_motion"] = (batch.global_orient, batch.body_pose, mask)
-        if need_vertices:
-            inputs["self_penetration"] = (posed.vertices, mask)
-        return {k: v for k, v in inputs.items() if k in self}
 
     def update(self, batch: SequencesLike) -> None:  # type: ignore[override]
         """Add a batch: a MotionBatch or a list of sequence dicts (all-or-nothing)."""
@@ -149,21 +100,22 @@ class HumanScore(MetricCollection):
         metric_device = next(iter(metrics.values())).device
         if metric_device != batch.device:
             self.to(batch.device)
+        body = self._body_on(batch.device)
         if "self_penetration" in metrics:
             # The part structure follows the vertices' device (cached per device by part_structure).
             metrics["self_penetration"].structure = part_structure(self.body, batch.device)
-        with torch.no_grad():
-            inputs = self._inputs(batch)
-            saved = {k: ({a: v.clone() for a, v in m.metric_state.items()}, m._update_count) for k, m in metrics.items()}
-            try:
-                for key, args in inputs.items():
-                    metrics[key].update(*args)
-            except Exception:
-                for key, (states, count) in saved.items():
-                    for attr, value in states.items():
-                        setattr(metrics[key], attr, value)
-                    metrics[key]._update_count = count
-                raise
+        saved = {k: ({a: v.clone() for a, v in m.metric_state.items()}, m._update_count) for k, m in metrics.items()}
+        try:
+            with torch.no_grad():
+                for key, windows in adapter.metric_inputs(batch, body, tuple(metrics)).items():
+                    for arguments in windows:
+                        metrics[key].update(*arguments)
+        except Exception:
+            for key, (states, count) in saved.items():
+                for attr, value in states.items():
+                    setattr(metrics[key], attr, value)
+                metrics[key]._update_count = count
+            raise
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Not supported: accumulate with :meth:`update`, read with :meth:`compute` (per-batch,
@@ -174,22 +126,23 @@ class HumanScore(MetricCollection):
     # ------------------------------------------------------------------ compute
     def compute(self) -> Dict[str, torch.Tensor]:  # type: ignore[override]
         """The pooled scores, raw values and computed flags (see the class docstring)."""
+        metric_keys, tiers, overall = registry.METRIC_KEYS, registry.TIERS, registry.OVERALL_KEY
         nan = torch.tensor(float("nan"), dtype=torch.float64)
-        scores = {key: nan for key in METRIC_KEYS}
-        raws = {key: nan for key in METRIC_KEYS}
-        computed = {key: torch.tensor(False) for key in METRIC_KEYS}
+        scores = {key: nan for key in metric_keys}
+        raws = {key: nan for key in metric_keys}
+        computed = {key: torch.tensor(False) for key in metric_keys}
         for key, metric in self.items(keep_base=True, copy_state=False):
             with metric.sync_context():  # the total count over all processes decides "computed"
-                computed[key] = (getattr(metric, _COUNT_STATES[key]) > 0).cpu()
+                computed[key] = (getattr(metric, registry.SPECS[key].count_state) > 0).cpu()
             if bool(computed[key]):  # the same on every process, so the collective calls match
                 out = metric.compute()  # syncs the states across processes, then restores them
                 scores[key], raws[key] = (out[name].to(device="cpu", dtype=torch.float64) for name in ("score", "raw"))
-        agg_scores, agg_computed = aggregate_scores(scores, computed, self.aggregate_config)
+        agg_scores, agg_computed = aggregate.aggregate_scores(scores, computed, self.aggregate_config)
         scores.update({k: torch.where(agg_computed[k], agg_scores[k], nan) for k in agg_scores})
         computed.update(agg_computed)
-        result = {key: scores[key] for key in (OVERALL_KEY, *TIERS, *METRIC_KEYS)}
-        result.update({f"raw/{key}": raws[key] for key in METRIC_KEYS})
-        result.update({f"computed/{key}": computed[key] for key in (OVERALL_KEY, *TIERS, *METRIC_KEYS)})
+        result = {key: scores[key] for key in (overall, *tiers, *metric_keys)}
+        result.update({f"raw/{key}": raws[key] for key in metric_keys})
+        result.update({f"computed/{key}": computed[key] for key in (overall, *tiers, *metric_keys)})
         return result
 
     def summary(self) -> Dict[str, Any]:
@@ -198,7 +151,22 @@ class HumanScore(MetricCollection):
         like a results.json record."""
         values = self.compute()
         scores = {k: float(values[k]) if bool(values[f"computed/{k}"]) else None
-                  for k in (OVERALL_KEY, *TIERS, *METRIC_KEYS)}
-        raw = {k: {"value": float(values[f"raw/{k}"]), "unit": UNITS[k]} if scores[k] is not None else None
-               for k in METRIC_KEYS}
+                  for k in (registry.OVERALL_KEY, *registry.TIERS, *registry.METRIC_KEYS)}
+        raw = {k: {"value": float(values[f"raw/{k}"]), "unit": spec.unit} if scores[k] is not None else None
+               for k, spec in registry.SPECS.items()}
         return {"scores": scores, "raw": raw}
+
+    def plot(self, val: Optional[Mapping[str, Any]] = None, ax: Optional[Any] = None) -> Tuple[Any, Any]:
+        """Bar chart of the scores (overall, tiers, metrics; 0-100), torchmetrics-style.
+
+        Args:
+            val: a :meth:`compute` result (computed now when None).
+            ax: matplotlib axes to draw into (a new figure when None).
+
+        Returns:
+            (figure, axes).
+        """
+        values = self.compute() if val is None else val
+        keys = (registry.OVERALL_KEY, *registry.TIERS, *registry.METRIC_KEYS)
+        return plot_scores({registry.DISPLAY_NAMES[k]: values[k] for k in keys if bool(values[f"computed/{k}"])},
+                           ax, title=registry.OVERALL_NAME)

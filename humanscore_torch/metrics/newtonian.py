@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 import torch
-from torchmetrics import Metric
 
 from ..config import load_config
 from ..functional.newtonian import CONSTRAINTS, _newtonian_compute, _newtonian_update
 from ..functional.scoring import score_from_config
+from .base import HumanScoreMetric, upcast
 
 
-class NewtonianPlausibility(Metric):
+class NewtonianPlausibility(HumanScoreMetric):
     """Fraction of assessable frames (all sequences) that violate a Newtonian constraint.
 
     ``update(joints, fps, mask=None, ground=None)``: joints (B, T, 24, 3) metres (y up), fps
@@ -24,10 +24,6 @@ class NewtonianPlausibility(Metric):
     Args:
         config: the ``newtonian`` config; the shipped one when None.
     """
-
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -40,6 +36,7 @@ class NewtonianPlausibility(Metric):
     def update(self, joints: torch.Tensor, fps: torch.Tensor, mask: Optional[torch.Tensor] = None,
                ground: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
+        joints, fps, ground = upcast(joints, fps, ground)
         out = _newtonian_update(joints, fps, mask, ground, self.config)
         self.num_violating += out["num_violating"].sum()
         self.num_assessable += out["num_assessable"].sum()
@@ -51,9 +48,10 @@ class NewtonianPlausibility(Metric):
         Returns:
             dict: ``raw`` () fraction of assessable frames violating any constraint,
             ``score`` () 0-100, and ``by_constraint`` (7,) fraction of assessable frames
-            violating each constraint, in ``functional.newtonian.CONSTRAINTS`` order. Fractions
-            are 0 when no frame was assessable.
+            violating each constraint, in ``functional.newtonian.CONSTRAINTS`` order, and
+            ``computed`` () bool; the values are NaN when no frame was assessable.
         """
         raw = _newtonian_compute(self.num_violating, self.num_assessable)
-        return {"raw": raw, "score": score_from_config(raw, self.config["score"]),
-                "by_constraint": _newtonian_compute(self.num_violating_by_constraint, self.num_assessable)}
+        return self._mark_computed({"raw": raw, "score": score_from_config(raw, self.config["score"]),
+                                    "by_constraint": _newtonian_compute(self.num_violating_by_constraint,
+                                                                        self.num_assessable)})

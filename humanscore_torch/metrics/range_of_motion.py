@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 import torch
-from torchmetrics import Metric
 
 from ..config import load_config
 from ..functional.range_of_motion import _range_of_motion_compute, _range_of_motion_update, coordinate_limits
 from ..functional.scoring import score_from_config
 from ..limits.joint_map import JointMap
+from .base import HumanScoreMetric, upcast
 
 
-class RangeOfMotion(Metric):
+class RangeOfMotion(HumanScoreMetric):
     """Fraction of valid frames, over all sequences seen, with a joint angle out of range.
 
     ``update(global_orient, body_pose, mask=None)``: global_orient (B, T, 3) or (B, T, 3, 3),
@@ -27,10 +27,6 @@ class RangeOfMotion(Metric):
         joint_map: the SMPL->OpenSim map (shipped Rajagopal 2016 map when None).
         config: the ``range_of_motion`` config (shipped when None).
     """
-
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
 
     def __init__(self, joint_map: Optional[JointMap] = None, config: Optional[Mapping[str, Any]] = None,
                  **kwargs: Any) -> None:
@@ -46,6 +42,7 @@ class RangeOfMotion(Metric):
 
     def update(self, global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor] = None) -> None:
         """Add a batch (validated before any state changes)."""
+        global_orient, body_pose = upcast(global_orient, body_pose)
         sums = _range_of_motion_update(global_orient, body_pose, mask, self.joint_map, self.lower, self.upper,
                                        self.checked, float(self.config["tolerance_deg"]),
                                        float(self.config["gimbal_margin_deg"]))
@@ -61,10 +58,10 @@ class RangeOfMotion(Metric):
             dict of float64 tensors: ``raw`` () fraction of valid frames with a coordinate out
             of range, ``mean_excess_deg`` () mean excess in degrees per violating frame,
             ``score`` () 0-100, and ``coordinate_violation_rate`` (K,) fraction of valid frames
-            violating each coordinate, in ``joint_map.coordinate_names`` order. All 0 before
-            any valid frame.
+            violating each coordinate, in ``joint_map.coordinate_names`` order, and
+            ``computed`` () bool. All NaN before any valid frame.
         """
         out = _range_of_motion_compute(self.num_violating, self.num_valid, self.excess_sum_deg)
         out["score"] = score_from_config(out["raw"], self.config["score"])
         out["coordinate_violation_rate"] = self.coordinate_violations.to(torch.float64) / self.num_valid.clamp_min(1)
-        return out
+        return self._mark_computed(out)

@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Union
 
 import torch
-from torchmetrics import Metric
 
 from ..body.model import BodyModel
 from ..body.parts import PartStructure, part_structure
 from ..config import load_config
 from ..functional.scoring import score_from_config
 from ..functional.self_penetration import _self_penetration_compute, _self_penetration_update
+from .base import HumanScoreMetric, upcast
 
 
-class SelfPenetration(Metric):
+class SelfPenetration(HumanScoreMetric):
     """Fraction of valid frames in which a body part sinks into another deeper than the
     tolerance, accumulated over batches (lower is better).
 
@@ -30,10 +30,6 @@ class SelfPenetration(Metric):
         config: the ``self_penetration`` config; the shipped one when None.
     """
 
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
-
     def __init__(self, body: Union[BodyModel, PartStructure], config: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = load_config("self_penetration") if config is None else config
@@ -44,7 +40,8 @@ class SelfPenetration(Metric):
 
     def update(self, vertices: torch.Tensor, mask: torch.Tensor, unchecked_parts: Optional[torch.Tensor] = None) -> None:
         """Add a batch: vertices (B, T, V, 3) metres, mask (B, T) bool, optional (B, P) bool
-        parts to leave out per sequence (e.g. ``unchecked_parts_from_metadata``)."""
+        parts to leave out per sequence (e.g. ``unchecked_parts_from_joints``)."""
+        vertices, = upcast(vertices)
         out = _self_penetration_update(vertices, mask, self.structure, self.config, unchecked_parts)  # validates first
         self.num_valid += out["num_valid"].sum()
         self.num_penetrating += out["num_penetrating"].sum()
@@ -57,7 +54,8 @@ class SelfPenetration(Metric):
             dict of 0-dim float64 tensors: ``raw`` fraction of valid frames with a penetration
             deeper than the tolerance (0 without valid frames), ``mean_depth_mm`` mean deepest
             penetration in millimetres over penetrating frames (0 without any), ``score``
-            (0-100).
+            (0-100), ``computed`` (bool); all NaN without valid frames.
         """
         raw, mean_depth = _self_penetration_compute(self.num_penetrating, self.num_valid, self.depth_sum_mm)
-        return {"raw": raw, "mean_depth_mm": mean_depth, "score": score_from_config(raw, self.config["score"])}
+        return self._mark_computed({"raw": raw, "mean_depth_mm": mean_depth,
+                                    "score": score_from_config(raw, self.config["score"])})

@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..body.model import BodyModel
 from ..evaluation import OVERALL_KEY
-from ..suite import METRIC_KEYS, TIERS
+from ..registry import DISPLAY_NAMES, METRIC_KEYS, TIERS
 from .leaderboard import leaderboard_rows, leaderboard_table
-from .plots import SHORT_NAMES, metric_bars, tier_radar, violation_timelines
+from .plots import metric_bars, tier_radar, violation_timelines
 from .traces import TraceCollector, thresholds
 from .worst_frames import render_worst_frame
 
@@ -30,7 +30,7 @@ def _cell(value: Optional[float]) -> str:
 
 def _clip_table(records: Sequence[Dict[str, Any]], key: Optional[str]) -> List[List[str]]:
     columns = [OVERALL_KEY, *TIERS, *METRIC_KEYS]
-    table = [["clip", *([key] if key else []), "frames", *[SHORT_NAMES.get(c, c) for c in columns]]]
+    table = [["clip", *([key] if key else []), "frames", *[DISPLAY_NAMES[c] for c in columns]]]
     ordered = sorted(records, key=lambda r: (r["scores"][OVERALL_KEY] is None, r["scores"][OVERALL_KEY] or 0.0))
     for r in ordered:
         group = [str(r.get("metadata", {}).get(key, "(none)"))] if key else []

@@ -9,12 +9,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..evaluation import OVERALL_KEY
-from ..suite import TIERS
+from ..registry import COLUMN_NAMES, TIERS
 from .results import group_summary
-
-SHORT = {"artifact_rate": "artifact", "bone_length_consistency": "bone length", "range_of_motion": "ROM",
-         "self_penetration": "penetration", "newtonian_plausibility": "Newtonian", "jerk": "jerk",
-         OVERALL_KEY: "HumanScore"}
 
 
 def leaderboard_rows(records: Sequence[Dict[str, Any]], key: Optional[str]) -> List[Dict[str, Any]]:
@@ -43,7 +39,7 @@ def leaderboard_table(rows: Sequence[Dict[str, Any]], key: Optional[str]) -> Lis
     """The full table as strings, header first: rank, group, scored/clips, then per tier its
     metrics and the tier score, then the overall HumanScore."""
     columns = [c for tier, keys in TIERS.items() for c in (*keys, tier)] + [OVERALL_KEY]
-    table = [["rank", key or "group", "scored", *[SHORT.get(c, c) for c in columns]]]
+    table = [["rank", key or "group", "scored", *[COLUMN_NAMES[c] for c in columns]]]
     for row in rows:
         table.append([str(row["rank"]), row["group"], f"{row['clips'] - row['failed']}/{row['clips']}",
                       *[_cell(row[c]) for c in columns]])

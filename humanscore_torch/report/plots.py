@@ -17,15 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..evaluation import OVERALL_KEY  # noqa: E402
-from ..suite import METRIC_KEYS, TIERS  # noqa: E402
-from .traces import CONSTRAINTS, SERIES, ClipTrace  # noqa: E402
+from ..registry import DISPLAY_NAMES, METRIC_KEYS, SPECS, TIERS  # noqa: E402
+from .traces import CONSTRAINTS, ClipTrace  # noqa: E402
 
-SHORT_NAMES = {
-    "artifact_rate": "artifact rate", "bone_length_consistency": "bone length", "range_of_motion": "range of motion",
-    "self_penetration": "self-penetration", "newtonian_plausibility": "Newtonian", "jerk": "jerk",
-    OVERALL_KEY: "HumanScore",
-}
-TIER_COLOURS = {"anatomy": "#e8f0fb", "kinematics": "#eaf6ea", "kinetics": "#fbefe6"}
+TIER_COLOURS = dict(zip(TIERS, ("#e8f0fb", "#eaf6ea", "#fbefe6")))
 
 
 def _save(fig, path: Path) -> Path:
@@ -49,7 +44,7 @@ def tier_radar(rows: Sequence[Dict[str, Any]], path: Path, title: str = "Scores 
         path: PNG to write.
     """
     metrics = _computed_metrics(rows)
-    missing = [SHORT_NAMES[k] for k in METRIC_KEYS if k not in metrics]
+    missing = [DISPLAY_NAMES[k] for k in METRIC_KEYS if k not in metrics]
     angles = np.linspace(0.0, 2 * np.pi, len(metrics), endpoint=False)
     fig = plt.figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot(111, projection="polar")
@@ -72,7 +67,7 @@ def tier_radar(rows: Sequence[Dict[str, Any]], path: Path, title: str = "Scores 
         ax.plot(theta, closed, color=colour, linewidth=2, label=label, zorder=3)
         ax.fill(theta, closed, color=colour, alpha=0.12, zorder=2)
     ax.set_xticks(angles)
-    ax.set_xticklabels([f"{SHORT_NAMES[k]}\n({next(t for t, ks in TIERS.items() if k in ks)})" for k in metrics],
+    ax.set_xticklabels([f"{DISPLAY_NAMES[k]}\n({next(t for t, ks in TIERS.items() if k in ks)})" for k in metrics],
                        fontsize=8)
     ax.tick_params(axis="x", pad=14)
     ax.set_ylim(0, 100)
@@ -104,7 +99,7 @@ def metric_bars(rows: Sequence[Dict[str, Any]], path: Path, title: str = "Mean s
     ax.axvline(0.5, color="grey", linewidth=0.8)
     ax.axvline(0.5 + len(TIERS), color="grey", linewidth=0.8)
     ax.set_xticks(x)
-    ax.set_xticklabels([SHORT_NAMES.get(c, c) for c in columns], rotation=25, ha="right", fontsize=8)
+    ax.set_xticklabels([DISPLAY_NAMES[c] for c in columns], rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 108)
     ax.set_ylabel("score (0-100, higher is better)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -142,7 +137,7 @@ def violation_timelines(trace: ClipTrace, path: Path, levels: Optional[Dict[str,
             bad = values > 0
         else:
             ax.plot(time, values, color="navy", linewidth=1)
-            ax.set_ylabel(SERIES[key][1].replace(" (", "\n("), fontsize=7)
+            ax.set_ylabel(SPECS[key].series[1].replace(" (", "\n("), fontsize=7)
             level = levels.get(key)
             if level is not None:
                 ax.axhline(level, color="firebrick", linestyle="--", linewidth=0.8)
@@ -152,7 +147,7 @@ def violation_timelines(trace: ClipTrace, path: Path, levels: Optional[Dict[str,
         if bad.any():
             ax.fill_between(time, 0, 1, where=bad, transform=ax.get_xaxis_transform(), color="firebrick",
                             alpha=0.12, step="mid", linewidth=0)
-        ax.set_title(f"{SHORT_NAMES[key]}: {int(bad.sum())} of {len(values)} frames flagged", fontsize=8, loc="left")
+        ax.set_title(f"{DISPLAY_NAMES[key]}: {int(bad.sum())} of {len(values)} frames flagged", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("time (s)")
     overall = "n/c" if trace.overall is None else f"{trace.overall:.1f}"

