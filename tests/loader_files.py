@@ -1,6 +1,7 @@
 """One small motion file per loader layout, written from a clean synthetic walk (the tests
 write them; nothing is committed): AMASS (SMPL-H), WHAM, TRAM, GVHMR, PromptHMR, 4D-Humans
-(PHALP), CameraHMR/SMPL-X parameters and the canonical format."""
+(PHALP), CameraHMR/SMPL-X parameters, CamSMPLify output.npz, AIST++, Meshcapade .smpl and the
+canonical format."""
 
 from __future__ import annotations
 
@@ -96,6 +97,33 @@ def smpl_params(folder: Path) -> Path:
     return folder / "smplx.npz"
 
 
+def camsmplify(folder: Path) -> Path:
+    go, bp, tr, betas = _walk()
+    np.savez(folder / "output.npz", imgname=np.array([f"{t:05d}.jpg" for t in range(FRAMES)]),
+             pose=np.concatenate([go, bp.reshape(FRAMES, -1)], 1).astype(np.float32),
+             shape=np.tile(betas, (FRAMES, 1)).astype(np.float32), cam_t=tr.astype(np.float32))
+    return folder / "output.npz"
+
+
+def aistpp(folder: Path) -> Path:
+    go, bp, tr, _ = _walk()
+    scaling = np.array([93.5], np.float32)
+    _pickle({"smpl_poses": np.concatenate([go, bp.reshape(FRAMES, -1)], 1).astype(np.float32),
+             "smpl_trans": (tr * scaling).astype(np.float32), "smpl_scaling": scaling, "smpl_loss": 1.0},
+            folder / "gWA_sFM_cAll_d27_mWA2_ch21.pkl")
+    return folder / "gWA_sFM_cAll_d27_mWA2_ch21.pkl"
+
+
+def smplcodec(folder: Path) -> Path:
+    go, bp, tr, _ = _walk()
+    with open(folder / "walk.smpl", "wb") as out:  # smplcodec's SMPL-X layout (bodyPose root first)
+        np.savez_compressed(out, codecVersion=np.array(2), smplVersion=np.array(2, np.int32),
+                            shapeParameters=np.zeros(16, np.float32), frameCount=np.array(FRAMES, np.int32),
+                            frameRate=np.array(30.0, np.float32), bodyTranslation=tr.astype(np.float32),
+                            bodyPose=np.concatenate([go[:, None], bp[:, :21]], 1).astype(np.float32))
+    return folder / "walk.smpl"
+
+
 def canonical(folder: Path) -> Path:
     go, bp, tr, betas = _walk()
     sequence = {"global_orient": torch.from_numpy(go).float(), "body_pose": torch.from_numpy(bp).float(),
@@ -106,5 +134,6 @@ def canonical(folder: Path) -> Path:
 
 WRITERS: Dict[str, Callable[[Path], Path]] = {
     "amass": amass, "wham": wham, "tram": tram, "gvhmr": gvhmr, "prompthmr": prompthmr, "phalp": phalp,
-    "smpl_params": smpl_params, "canonical": canonical,
+    "smpl_params": smpl_params, "camsmplify": camsmplify, "aistpp": aistpp, "smplcodec": smplcodec,
+    "canonical": canonical,
 }

@@ -147,7 +147,7 @@ def test_sigterm_mid_run_leaves_no_temporary_file_and_exits_143(tmp_path, clip_f
     run.send_signal(signal.SIGTERM)
     _, err = run.communicate(timeout=60)
     assert run.returncode == EXIT_TERMINATED, err[-3000:]
-    assert "1 finished file logged" in err and "--resume" in err and "Traceback" not in err
+    assert "1 finished file logged" in err and "--resume" in err and "Traceback" not in err, err
     assert _leftovers(out) == [] and not (out / "results.json").exists()
     assert _logged_files(out) == 1
     assert main(["evaluate", str(clip_folder), "--output", str(out), "--resume", *OPTIONS]) == 0

@@ -66,6 +66,32 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def interruptions_deferred() -> Iterator[None]:
+    """Within the block, Ctrl-C and SIGTERM wait: each is delivered, as its own handler would,
+    when the block ends. The block is one step that must happen whole (a file appended to the
+    log and counted as done). Blocking the signals with ``pthread_sigmask`` would not do: the
+    kernel hands a process-wide signal to any thread that does not block it (torch's, tqdm's),
+    and Python then runs the handler in the main thread all the same."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            else:  # SIG_DFL / SIG_IGN: let the system act on it
+                signal.raise_signal(pending[0])
+
+
 def add_device_and_body_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--device`` (default ``auto``, see :func:`resolve_device`), ``--body`` (``default``
     or an SMPL file, see :func:`load_body`) and ``--batch-size`` (sequences per batch, default

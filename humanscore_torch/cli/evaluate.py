@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -40,6 +39,7 @@ from .common import (
     OutputUnusableError,
     Terminated,
     add_device_and_body_options,
+    interruptions_deferred,
     load_body,
     resolve_device,
 )
@@ -145,16 +145,14 @@ class RunRecords:
         """
         # Ctrl-C and SIGTERM wait until the file is both in the log and counted as done, so the
         # interruption message counts exactly what the log holds.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            self.log.append(self.keys[index], records)
-            self.done[index] = records
+            with interruptions_deferred():
+                self.log.append(self.keys[index], records)
+                self.done[index] = records
         except OSError as exc:
             raise OutputUnusableError(f"cannot append to {self.log.path} ({exc.strerror or exc}); the "
                                       f"{len(self.done)} files finished are in it: rerun with --resume "
                                       f"once it can be written") from exc
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def expect(self, index: int, count: int) -> None:
         """File ``index`` was read into ``count`` sequences, to be scored."""
