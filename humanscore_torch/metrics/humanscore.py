@@ -28,7 +28,7 @@ from .self_penetration import SelfPenetration
 UNITS: Dict[str, str] = {
     "artifact_rate": "fraction of frames",
     "bone_length_consistency": "%",
-    "range_of_motion": "fraction of frames",
+    "range_of_motion": "degree-seconds per second",
     "self_penetration": "fraction of frames",
     "newtonian_plausibility": "fraction of frames",
     "jerk": "m/s^3",
