@@ -17,6 +17,13 @@ the humerus lies outside the cone, carried on the elevation coordinate. Beyond a
 * ``violation_rate``: fraction of valid frames with any coordinate beyond the tolerance;
 * ``mean_excess_deg``: mean, over violating frames, of the frame's largest excess (degrees).
 
+A twist of the thigh or upper arm about its own long axis barely shows on the body's surface,
+and pose estimators put it at the hip or the knee (the shoulder or the elbow) alike; anatomy
+has it only at the ball joint. So before checking, the twist that brings a knee's or elbow's
+bend into its hinge plane is moved to the joint above, as far as that joint's axial-rotation
+range allows (:func:`anatomical_coordinates`): a pose counts as in range when some such split
+of the unseen twist puts both joints in range.
+
 Near gimbal lock a segment's first and third angles are not separately defined; they are not
 checked there (``gimbal_margin_deg``). Padded/invalid frames never count.
 """
@@ -142,6 +149,35 @@ def _cone_excess(coordinates: torch.Tensor, cones: Mapping[str, torch.Tensor]) -
     return (angle - radius).clamp_min(0.0)
 
 
+def anatomical_coordinates(joint_map: JointMap, global_orient: torch.Tensor, body_pose: torch.Tensor,
+                           lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Coordinates (..., K) radians of SMPL rotation matrices (..., 3, 3), (..., 23, 3, 3), with
+    the part of each hinge's off-plane bend that its ad/abduction range [lower, upper] (K,) does
+    not allow moved, as a twist about the parent bone, to the ball joint above (hip, shoulder),
+    as far as that joint's axial-rotation range leaves room. The smallest such twist: a pure
+    flexion, or any bend within the hinge's laxity, is read as it is. Maps that are not
+    anatomical read the rotations as they are."""
+    relative = joint_map.relative_rotations(global_orient, body_pose)
+    coordinates = joint_map.coordinates_from_relative(relative)
+    if not joint_map.anatomical:
+        return coordinates
+    lower, upper = lower.to(coordinates), upper.to(coordinates)
+    twist, sin_bend = joint_map.hinge_bend(coordinates)
+    # Off-plane azimuth the hinge's laxity allows: |sin(bend) sin(azimuth)| <= sin(laxity).
+    floating = 3 * joint_map.hinge_segments + 1
+    laxity = torch.minimum(-lower[floating], upper[floating]).clamp(0.0, math.pi / 2)
+    allowed = torch.asin((torch.sin(laxity) / sin_bend.clamp_min(1e-12)).clamp(max=1.0 - 1e-12))
+    twist = twist - torch.maximum(torch.minimum(twist, allowed), -allowed)
+    # No more than the ball joint's axial rotation (its third angle) has room for.
+    axial = 3 * joint_map.hinge_parents + 2
+    value = coordinates[..., axial]
+    sign = joint_map.hinge_twist_sign.to(value)
+    room_low = (lower[axial] - value).clamp_max(0.0) * sign
+    room_high = (upper[axial] - value).clamp_min(0.0) * sign
+    twist = torch.maximum(torch.minimum(twist, torch.maximum(room_low, room_high)), torch.minimum(room_low, room_high))
+    return joint_map.coordinates_from_relative(joint_map.transfer_twist(relative, twist))
+
+
 def _excess(coordinates: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
     """Distance outside [lower, upper], elementwise (0 inside); infinite bounds give 0."""
     below = (lower.to(coordinates) - coordinates).clamp_min(0.0)
@@ -218,7 +254,7 @@ def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor
     """
     global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
     cones = shoulder_cones(joint_map) if cones is None else cones
-    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    coordinates = anatomical_coordinates(joint_map.to(body_pose.device), global_orient, body_pose, lower, upper)
     active = _checked_mask(joint_map, coordinates, checked, gimbal_margin_deg) & mask[..., None]
     excess = torch.rad2deg(_coordinate_excess(joint_map, coordinates, lower, upper, cones)) * active
     over = (excess > tolerance_deg) & active
@@ -308,7 +344,7 @@ def range_of_motion_penalty(global_orient: torch.Tensor, body_pose: torch.Tensor
     joint_map, config, lower, upper, checked = _setup(joint_map, config)
     width = float(config["loss_width_deg"]) if width_deg is None else float(width_deg)
     global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
-    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    coordinates = anatomical_coordinates(joint_map.to(body_pose.device), global_orient, body_pose, lower, upper)
     active = _checked_mask(joint_map, coordinates.detach(), checked, float(config["gimbal_margin_deg"]))
     excess = torch.rad2deg(_coordinate_excess(joint_map, coordinates, lower, upper, shoulder_cones(joint_map)))
     # The pseudo-Huber hinge has derivative 0 at e = 0, so it joins the flat inside smoothly.

@@ -479,6 +479,7 @@ class JointMap(nn.Module):
         slots = [list(seg) for seg in slots]
         rests = list(rests)
         thorax_axes, neutral, rotation_sign = [], [], []
+        long_axes: Dict[int, np.ndarray] = {}
         for i, seg in enumerate(self.segments):
             parent, child = align[int(self.parent_body[i])], align[i + 1]
             if seg.anatomy == "hinge":
@@ -492,6 +493,7 @@ class JointMap(nn.Module):
                 long_axis = long_axis if long_axis @ model[2].axis > 0.0 else -long_axis
                 axes = (flexion, _unit(np.cross(flexion, long_axis)), long_axis)
                 slots[i] = [_Slot(m.name, a, is_coordinate=m.is_coordinate) for m, a in zip(model, axes)]
+                long_axes[i] = parent @ long_axis  # SMPL world
                 # The body's rest pose reads the configured rest values exactly (0 flexion).
                 at_rest = np.eye(3)
                 for s in slots[i]:
@@ -518,6 +520,25 @@ class JointMap(nn.Module):
         for name, value in (("thorax_axes", np.stack(thorax_axes)), ("neutral", np.stack(neutral)),
                             ("rotation_sign", np.array(rotation_sign))):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64), persistent=False)
+        # Hinges and the ball joints above them (knee <- hip, elbow <- shoulder), with the
+        # parent bone's rest direction (the axis a twist can move along between the two).
+        by_child = {seg.smpl_chain[-1]: i for i, seg in enumerate(self.segments)}
+        hinges = [i for i, seg in enumerate(self.segments) if seg.anatomy == "hinge"]
+        parents = [by_child[self.segments[i].smpl_parent] for i in hinges]
+        bones = [_rest_direction(joints, *self.segments[p].bone[:2]) for p in parents]
+        self.register_buffer("hinge_segments", torch.tensor(hinges), persistent=False)
+        self.register_buffer("hinge_parents", torch.tensor(parents), persistent=False)
+        self.register_buffer("hinge_parent_bone", torch.as_tensor(np.stack(bones)), persistent=False)
+        # +-1: the hinge's third axis along or against the parent bone (twist conventions).
+        self.register_buffer("hinge_bone_sign", torch.tensor(
+            [float(np.sign(long_axes[i] @ b)) for i, b in zip(hinges, bones)], dtype=torch.float64), persistent=False)
+        # Sign of the parent's axial-rotation coordinate (its third) for a twist about the bone.
+        probe = torch.eye(3, dtype=torch.float64).repeat(len(self.segments), 1, 1)
+        probe[parents] = _axis_angle(self.hinge_parent_bone, torch.full((len(parents),), 1e-3, dtype=torch.float64))
+        read = self.coordinates_from_relative(probe).reshape(len(self.segments), 3)
+        at_rest = self.coordinates_from_relative(torch.eye(3, dtype=torch.float64).repeat(len(self.segments), 1, 1))
+        change = read[parents, 2] - at_rest.reshape(len(self.segments), 3)[parents, 2]
+        self.register_buffer("hinge_twist_sign", torch.sign(change), persistent=False)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -665,11 +686,54 @@ class JointMap(nn.Module):
             global_orient, body_pose = rotvec_to_rotmat(global_orient), rotvec_to_rotmat(body_pose)
         check_shape(body_pose, "... 23 3 3", "body_pose")
         check_shape(global_orient, "... 3 3", "global_orient")
+        return self.coordinates_from_relative(self.relative_rotations(global_orient, body_pose))
+
+    def relative_rotations(self, global_orient: torch.Tensor, body_pose: torch.Tensor) -> torch.Tensor:
+        """SMPL rotation matrices (..., 3, 3), (..., 23, 3, 3) -> (..., S, 3, 3) relative rotation of
+        each segment's child SMPL segment to its parent (the chain's local rotations composed)."""
         eye = torch.eye(3, dtype=body_pose.dtype, device=body_pose.device).expand(body_pose.shape[:-3] + (1, 3, 3))
         local = torch.cat([global_orient[..., None, :, :], body_pose, eye], dim=-3)  # (..., 25, 3, 3)
         chain = local[..., self.chain, :, :]  # (..., S, 3, 3, 3)
-        smpl_relative = chain[..., 0, :, :] @ chain[..., 1, :, :] @ chain[..., 2, :, :]
-        return self.coordinates_from_relative(smpl_relative)
+        return chain[..., 0, :, :] @ chain[..., 1, :, :] @ chain[..., 2, :, :]
+
+    def hinge_bend(self, coordinates: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(..., K) -> the twist (..., H) about each hinge's parent bone (radians, within +-90 deg,
+        for :meth:`transfer_twist`) that brings the hinge's bend into its own plane (0 for a
+        pure flexion), and the sine of the bend (..., H) (anatomical maps only).
+
+        With flexion a1 and floating angle a2 the child's long axis leaves its rest direction by
+        ``cos a2 sin a1`` along the flexion direction and ``-sin a2`` along the hinge axis: the
+        bend's azimuth from the hinge's plane.
+        """
+        angles = coordinates.reshape(coordinates.shape[:-1] + (len(self.segments), 3))[..., self.hinge_segments, :]
+        flexion, floating = angles[..., 0], angles[..., 1]
+        along, across = torch.cos(floating) * torch.sin(flexion), -torch.sin(floating)
+        # A hyperextended hinge bends the other way: measure from that side (|azimuth| <= 90).
+        along_sign = torch.where(along < 0, -torch.ones_like(along), torch.ones_like(along))
+        flat = (along ** 2 + across ** 2) < _GIMBAL_EPS ** 2
+        azimuth = torch.atan2(torch.where(flat, torch.zeros_like(across), across * along_sign),
+                              torch.where(flat, torch.ones_like(along), along * along_sign))
+        return azimuth * self.hinge_bone_sign.to(azimuth), (along ** 2 + across ** 2).sqrt()
+
+    def transfer_twist(self, smpl_relative: torch.Tensor, twist: torch.Tensor) -> torch.Tensor:
+        """Move a twist about each hinge's parent bone from the hinge to the ball joint above it.
+
+        The limb's skeleton is unchanged (``G_parent R(b, t) . R(b, -t) G_hinge``): a twist of
+        the thigh or upper arm about its own long axis barely shows on the surface, and a pose
+        estimator may put it at the knee or elbow, which anatomy cannot turn that way.
+
+        Args:
+            smpl_relative: (..., S, 3, 3) from :meth:`relative_rotations`.
+            twist: (..., H) radians per hinge (``hinge_segments`` order).
+
+        Returns:
+            (..., S, 3, 3) relative rotations with the twist moved.
+        """
+        turn = _axis_angle(self.hinge_parent_bone.to(twist), twist)  # (..., H, 3, 3)
+        out = smpl_relative.clone()
+        out[..., self.hinge_parents, :, :] = smpl_relative[..., self.hinge_parents, :, :] @ turn
+        out[..., self.hinge_segments, :, :] = turn.transpose(-1, -2) @ smpl_relative[..., self.hinge_segments, :, :]
+        return out
 
     def coordinates_from_relative(self, smpl_relative: torch.Tensor) -> torch.Tensor:
         """(..., S, 3, 3) relative SMPL segment rotations -> (..., K) coordinates (radians)."""
