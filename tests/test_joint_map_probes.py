@@ -117,7 +117,8 @@ def test_humerus_sweep_has_no_jumps(joint_map, side, joint, lateral):
         worst["rotation"] = max(worst["rotation"], float(np.abs(step(rotation))[both_defined].max()))
         worst["others"] = max(worst["others"], float(np.abs(step(others)).max()))
         worst["cone excess"] = max(worst["cone excess"], float(np.abs(step(excess))[both].max()))
-    print(f"humerus sweep ({side}): largest change between neighbours (deg)", {k: round(v, 3) for k, v in worst.items()})
+    print(f"humerus sweep ({side}): largest change between neighbours (deg)",
+          {k: round(v, 3) for k, v in worst.items()})
     cone = worst.pop("cone excess")
     # (+0.05: the default body's thorax axes are a fraction of a degree off SMPL's world axes.)
     assert max(worst.values()) <= 5.0 + 0.05

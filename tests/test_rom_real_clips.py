@@ -5,7 +5,7 @@ import pytest
 
 from humanscore_torch.functional.range_of_motion import joint_map_for_body, range_of_motion
 
-from rom_real_clips import real_clips  # noqa: E402 (tests/ is on the path)
+from rom_real_clips import real_clips  # noqa: E402
 
 pytest.importorskip("opensim")  # the Hamner trial is imported with its own model
 

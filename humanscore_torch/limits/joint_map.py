@@ -27,6 +27,16 @@ wrist axial rotation), always with the middle axis perpendicular to the other tw
 three angles are a Davenport decomposition that exists for every rotation. It is computed in
 closed form (a Tait-Bryan XYZ decomposition after a change of basis), batched over segments.
 
+Anatomical reading (:meth:`JointMap.for_range_of_motion`, the range-of-motion metric's). The
+model's axes are not the body's: Rajagopal's knee axis is tilted and couples two rotations to
+flexion, its elbow axis is oblique (the carrying angle), and its shoulder's Z-X-Y angles lock
+with the arm abducted 90 degrees, the SMPL T-pose. Read anatomically, knees and elbows are
+decomposed about the body's own hinge axes (:func:`hinge_axis`, derived from the body's rest
+joints), so a pure flexion of the body reads 0 on every other angle, and the shoulders as the
+humerus's plane of elevation, elevation and axial rotation (:func:`humerus_angles`, a
+swing-twist split), singular only with the arm straight up. The alignment is shared, so the
+import path reads the same either way.
+
 Gimbal lock. When the middle angle reaches +-90 degrees (in the rotated basis) the first and
 third angles are not unique; the decomposition then puts all of their sum into the first and
 returns 0 for the third, with finite values and finite gradients (no NaN). Away from it the
@@ -353,7 +363,8 @@ def humerus_angles(relative: torch.Tensor, thorax_axes: torch.Tensor, neutral: t
     pole = horizontal_sq < _GIMBAL_EPS ** 2
     horizontal = torch.where(pole, torch.ones_like(horizontal_sq), horizontal_sq).sqrt()
     elevation = torch.atan2(torch.where(pole, torch.zeros_like(up), horizontal), -up)
-    plane = torch.atan2(torch.where(pole, torch.zeros_like(up), forward), torch.where(pole, torch.ones_like(up), lateral))
+    plane = torch.atan2(torch.where(pole, torch.zeros_like(up), forward),
+                        torch.where(pole, torch.ones_like(up), lateral))
     quat = rotmat_to_quat(from_neutral)
     along, w = (quat[..., 1:] * down).sum(-1), quat[..., 0]
     overhead = (along ** 2 + w ** 2) < _GIMBAL_EPS ** 2  # d straight up: the twist is undefined

@@ -19,9 +19,9 @@ class RangeOfMotion(Metric):
 
     ``update(global_orient, body_pose, mask=None)``: global_orient (B, T, 3) or (B, T, 3, 3),
     body_pose (B, T, 23, 3) or (B, T, 23, 3, 3), mask (B, T) bool. ``compute()`` returns a
-    dict of ``raw`` (degrees), ``violation_rate`` (fraction of frames), ``mean_excess_deg`` (degrees per violating frame),
-    ``score`` (0-100) and ``coordinate_violation_rate`` (K,) in ``joint_map.coordinate_names``
-    order.
+    dict of ``raw`` (degrees), ``violation_rate`` (fraction of frames), ``mean_excess_deg``
+    (degrees per violating frame), ``score`` (0-100) and ``coordinate_violation_rate`` (K,) in
+    ``joint_map.coordinate_names`` order.
 
     Args:
         joint_map: the SMPL->OpenSim map (the shipped one read anatomically when None).
