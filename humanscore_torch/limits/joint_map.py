@@ -243,48 +243,57 @@ def xyz_decompose(matrix: torch.Tensor) -> torch.Tensor:
     return torch.stack([a, b, c], dim=-1)
 
 
+def _unit_or(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """v normalised, or ``fallback`` when v is (nearly) zero (a degenerate body)."""
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-9 else fallback
+
+
 def _rest_direction(rest_joints: Optional[np.ndarray], joint: str, child: str) -> np.ndarray:
-    """Unit direction joint -> child at the body's rest pose (SMPL world); without a body, the
-    canonical SMPL T-pose's (legs straight down, arms straight out to the side)."""
-    if rest_joints is not None:
-        return _unit(rest_joints[JOINT_INDEX[child]] - rest_joints[JOINT_INDEX[joint]])
+    """Unit direction joint -> child at the body's rest pose (SMPL world); without a body (or for
+    a bone of zero length), the canonical SMPL T-pose's (legs straight down, arms out sideways)."""
     if child.endswith(("_ankle", "_knee", "_foot")):
-        return np.array([0.0, -1.0, 0.0])
-    return np.array([1.0 if child.startswith("left") else -1.0, 0.0, 0.0])
+        canonical = np.array([0.0, -1.0, 0.0])
+    else:
+        canonical = np.array([1.0 if child.startswith("left") else -1.0, 0.0, 0.0])
+    if rest_joints is None:
+        return canonical
+    return _unit_or(rest_joints[JOINT_INDEX[child]] - rest_joints[JOINT_INDEX[joint]], canonical)
 
 
 def body_axes(rest_joints: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The body's own left, up and forward directions at rest (SMPL world, unit, right-handed).
 
     Left: from the right hip joint to the left one (the pelvis's mediolateral axis). Up: from
-    the pelvis to the neck, made perpendicular to left. Forward: left x up. Without a body:
-    SMPL's x, y, z.
+    the pelvis to the neck, made perpendicular to left. Forward: left x up. Without a body (or
+    for a degenerate one): SMPL's x, y, z.
     """
+    x, y = np.eye(3)[0], np.eye(3)[1]
     if rest_joints is None:
-        return np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]
-    left = _unit(rest_joints[JOINT_INDEX["left_hip"]] - rest_joints[JOINT_INDEX["right_hip"]])
+        return x, y, np.eye(3)[2]
+    left = _unit_or(rest_joints[JOINT_INDEX["left_hip"]] - rest_joints[JOINT_INDEX["right_hip"]], x)
     up = rest_joints[JOINT_INDEX["neck"]] - rest_joints[JOINT_INDEX["pelvis"]]
-    up = _unit(up - (up @ left) * left)
+    up = _unit_or(up - (up @ left) * left, _unit_or(y - (y @ left) * left, np.cross(left, x)))
     return left, up, np.cross(left, up)
 
 
 def hinge_axis(segment: Segment, rest_joints: Optional[np.ndarray] = None) -> np.ndarray:
-    """The flexion axis of a hinge segment (knee, elbow) of the body, SMPL world, unit.
+    """The flexion axis of a hinge segment (knee, elbow) of the body, SMPL world, unit, up to its
+    sign (the map takes the model's flexion sign).
 
     Derived from the body's rest joints, not set by hand. Knee: the body's mediolateral axis
     (Kapandji vol. 2: the knee's flexion axis is horizontal and transverse in the standing
-    position), pointing left, so that flexion (positive) takes the ankle backwards. Elbow: the
-    axis perpendicular to the humerus and to the body's forward direction (the T-pose forearm,
-    palm down, flexes forwards), signed so that flexion is positive. For SMPL-convention bodies
-    (T-pose, joint frames along the world axes) these are SMPL's own flexion axes: local x at
-    the knees, local +-y at the elbows.
+    position). Elbow: the axis perpendicular to the humerus and to the body's forward direction
+    (the T-pose forearm, palm down, flexes forwards). For SMPL-convention bodies (T-pose, joint
+    frames along the world axes) these are SMPL's own flexion axes: local x at the knees, local
+    +-y at the elbows.
     """
-    left, _, forward = body_axes(rest_joints)
+    left, up, forward = body_axes(rest_joints)
     if segment.name.startswith("knee"):
         return left
     if segment.name.startswith("elbow"):
         humerus = _rest_direction(rest_joints, segment.smpl_parent, segment.smpl_chain[-1])
-        return _unit(np.cross(humerus, forward))
+        return _unit_or(np.cross(humerus, forward), up)
     raise HumanScoreError(f"joint map: segment {segment.name!r} is not a hinge (knee or elbow)")
 
 
@@ -496,11 +505,9 @@ class JointMap(nn.Module):
             if seg.anatomy == "hinge":
                 model = slots[i]
                 flexion = parent.T @ hinge_axis(seg, joints)  # SMPL world -> the OpenSim parent body frame
-                if flexion @ model[0].axis <= 0.0:
-                    raise HumanScoreError(f"joint map: segment {seg.name}: the body's hinge axis and the model's "
-                                          "flexion axis point opposite ways")
+                flexion = flexion if flexion @ model[0].axis >= 0.0 else -flexion  # the model's flexion sign
                 long_axis = parent.T @ _rest_direction(joints, seg.bone[0], seg.bone[1])
-                long_axis = _unit(long_axis - (long_axis @ flexion) * flexion)
+                long_axis = _unit_or(long_axis - (long_axis @ flexion) * flexion, model[2].axis)
                 long_axis = long_axis if long_axis @ model[2].axis > 0.0 else -long_axis
                 axes = (flexion, _unit(np.cross(flexion, long_axis)), long_axis)
                 slots[i] = [_Slot(m.name, a, is_coordinate=m.is_coordinate) for m, a in zip(model, axes)]
