@@ -151,7 +151,8 @@ def evaluate(batch: MotionBatch, body: BodyModel, clean_joints: torch.Tensor) ->
     joints = batch.posed(body).joints
     error = (joints - clean_joints).norm(dim=-1).mean(-1)  # (B, T) metres
     mpjpe = (error * batch.mask).sum() / batch.mask.sum()
-    return {"rom_rate": 100 * rom.raw.mean().item(), "rom_excess": rom.details["mean_excess_deg"].mean().item(),
+    return {"rom_rate": 100 * rom.details["violation_rate"].mean().item(),
+            "rom_excess": rom.details["mean_excess_deg"].mean().item(),
             "pen_rate": 100 * pen.raw.mean().item(), "pen_depth": pen.details["mean_depth_mm"].mean().item(),
             "jerk": jerk.raw.mean().item(), "newton": 100 * newton.raw.mean().item(), "mpjpe": 1000 * mpjpe.item()}
 

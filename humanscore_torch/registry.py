@@ -82,6 +82,7 @@ class MetricSpec:
 FRACTION_OF_FRAMES = "fraction of frames"
 PERCENT = "%"
 M_PER_S3 = "m/s^3"
+DEGREE_SECONDS_PER_SECOND = "degree-seconds per second"
 
 METRICS: Tuple[MetricSpec, ...] = (
     MetricSpec(
@@ -98,12 +99,12 @@ METRICS: Tuple[MetricSpec, ...] = (
         inputs=("joints", "mask"), evaluate=adapter.evaluate_bone_length,
         details=("max_change", "per_bone_cv", "used_bones", "per_frame_deviation")),
     MetricSpec(
-        key="range_of_motion", tier="kinematics", unit=FRACTION_OF_FRAMES, config="range_of_motion",
+        key="range_of_motion", tier="kinematics", unit=DEGREE_SECONDS_PER_SECOND, config="range_of_motion",
         count_state="num_valid", display_name="range of motion", column_name="ROM",
         series=("per_frame_excess_deg", "largest excess over joint limit (deg)"), op=range_of_motion,
         metric_class=RangeOfMotion, make_metric=lambda body: RangeOfMotion(joint_map=joint_map_for_body(body)),
         inputs=("global_orient", "body_pose", "mask"), evaluate=adapter.evaluate_range_of_motion,
-        details=("mean_excess_deg", "per_frame_excess_deg", "violating", "coordinate_violation_rate",
+        details=("violation_rate", "mean_excess_deg", "per_frame_excess_deg", "violating", "coordinate_violation_rate",
                  "coordinate_max_excess_deg")),
     MetricSpec(
         key="self_penetration", tier="kinematics", unit=FRACTION_OF_FRAMES, config="self_penetration",

@@ -24,7 +24,7 @@ def _clip(joint_map, **sweeps):
     t = torch.linspace(0, 2 * math.pi, T, dtype=torch.float64)
     values = {"hip_flexion_r": 10 + 20 * torch.sin(t), "hip_flexion_l": 10 - 20 * torch.sin(t),
               "knee_angle_r": 35 + 25 * torch.sin(t), "knee_angle_l": 35 - 25 * torch.sin(t),
-              "arm_add_r": torch.full_like(t, -15.0), "arm_add_l": torch.full_like(t, -15.0),
+              "shoulder_elv_r": torch.full_like(t, 15.0), "shoulder_elv_l": torch.full_like(t, 15.0),
               "elbow_flex_r": 70 + 20 * torch.sin(t), "elbow_flex_l": 70 - 20 * torch.sin(t),
               "pro_sup_r": torch.full_like(t, 60.0), "pro_sup_l": torch.full_like(t, 60.0)}
     for name, (start, end) in sweeps.items():
@@ -43,21 +43,27 @@ def test_clean_clip_has_no_violation(joint_map):
     assert not out["violating"].any()
 
 
-def test_knee_hyperextension_grows_rate_and_excess(joint_map):
-    """The right knee sweeps from 30 deg flexion to h deg of hyperextension: more frames pass
-    the limit (0) by more than the tolerance (3 deg), by more."""
-    rates, excesses = [], []
-    for h in (5.0, 10.0, 20.0, 40.0):
-        out = range_of_motion(*_clip(joint_map, knee_angle_r=(30.0, -h)), joint_map=joint_map)
-        rates.append(float(out["raw"]))
+def test_knee_hyperextension_grows_raw_rate_and_excess(joint_map):
+    """The right knee sweeps from 30 deg flexion to p deg past its extension limit: more frames
+    pass the limit by more than the tolerance (3 deg), by more; the graded raw value grows
+    faster than the frame count (degree-seconds)."""
+    lower, _, _ = coordinate_limits(joint_map)
+    index = joint_map.coordinate_index["knee_angle_r"]
+    limit = math.degrees(float(lower[index]))  # -5 (AAOS hyperextension)
+    raws, rates, excesses = [], [], []
+    for past in (5.0, 10.0, 20.0, 40.0):
+        out = range_of_motion(*_clip(joint_map, knee_angle_r=(30.0, limit - past)), joint_map=joint_map)
+        raws.append(float(out["raw"]))
+        rates.append(float(out["violation_rate"]))
         excesses.append(float(out["mean_excess_deg"]))
         worst = out["coordinate_max_excess_deg"][0]
-        assert int(worst.argmax()) == joint_map.coordinate_index["knee_angle_r"]
-        assert float(worst.max()) == pytest.approx(h, abs=1e-6)
-    print("knee hyperextension 5/10/20/40 deg: rate", [round(r, 3) for r in rates],
-          "mean excess deg", [round(e, 2) for e in excesses])
+        assert int(worst.argmax()) == index
+        assert float(worst.max()) == pytest.approx(past, abs=1e-6)
+    print("knee 5/10/20/40 deg past its limit: raw deg", [round(r, 3) for r in raws], "rate",
+          [round(r, 3) for r in rates], "mean excess deg", [round(e, 2) for e in excesses])
     assert all(b > a for a, b in zip(rates, rates[1:])) and rates[0] > 0
     assert all(b > a for a, b in zip(excesses, excesses[1:]))
+    assert all(b / a > rb / ra for a, b, ra, rb in zip(raws, raws[1:], rates, rates[1:]))
 
 
 def test_hip_abducted_past_its_limit(joint_map):
@@ -70,9 +76,9 @@ def test_hip_abducted_past_its_limit(joint_map):
     for past in (5.0, 10.0, 20.0, 30.0):
         out = range_of_motion(*_clip(joint_map, hip_adduction_r=(0.0, limit - past)), joint_map=joint_map)
         rate = out["coordinate_violation_rate"][0]
-        assert float(rate[index]) == pytest.approx(float(out["raw"]))
+        assert float(rate[index]) == pytest.approx(float(out["violation_rate"]))
         assert float(out["coordinate_max_excess_deg"][0].max()) == pytest.approx(past, abs=1e-6)
-        rates.append(float(out["raw"]))
+        rates.append(float(out["violation_rate"]))
         excesses.append(float(out["mean_excess_deg"]))
     print("hip abduction 5/10/20/30 deg past the limit: rate", [round(r, 3) for r in rates],
           "mean excess deg", [round(e, 2) for e in excesses])
@@ -120,7 +126,7 @@ def test_gradient_steps_bring_a_violating_pose_back_inside(joint_map):
     go, pose = go[:, :4], bp[:, :4].clone().requires_grad_(True)
     loss_fn = RangeOfMotionLoss(joint_map=joint_map)
     before = range_of_motion(go, pose.detach(), joint_map=joint_map)
-    assert float(before["raw"]) == 1.0
+    assert float(before["violation_rate"]) == 1.0
     optimizer = torch.optim.SGD([pose], lr=3e-3)
     for _ in range(40):
         optimizer.zero_grad()
@@ -128,8 +134,8 @@ def test_gradient_steps_bring_a_violating_pose_back_inside(joint_map):
         loss.backward()
         optimizer.step()
     after = range_of_motion(go, pose.detach(), joint_map=joint_map)
-    print("descent: loss", float(loss.detach()), "rate before/after", float(before["raw"]), float(after["raw"]))
-    assert float(after["raw"]) == 0.0
+    print("descent: loss", float(loss.detach()), "raw before/after", float(before["raw"]), float(after["raw"]))
+    assert float(after["violation_rate"]) == 0.0 and float(after["raw"]) == 0.0
 
 
 def test_suite_entry_scores_a_motion_batch(joint_map, default_body):
@@ -141,7 +147,7 @@ def test_suite_entry_scores_a_motion_batch(joint_map, default_body):
                         global_orient=torch.cat([clean[0], bent[0]]).float(),
                         body_pose=torch.cat([clean[1], bent[1]]).float())
     result = available_metrics()["range_of_motion"](batch, default_body)
-    assert result.key == "range_of_motion" and result.unit == "fraction of frames"
+    assert result.key == "range_of_motion" and result.unit == "degree-seconds per second"
     assert result.raw[0] == 0.0 and result.raw[1] > 0.0 and result.score[1] < 100.0
     assert result.details["coordinate_violation_rate"].shape == (2, len(joint_map.coordinate_names))
     assert result.details["per_frame_excess_deg"].shape == (2, T)

@@ -6,8 +6,9 @@ then each metric frame by frame (vectorised within the frame) and per clip where
 whole clip, from the same configs and tables as the project:
 
 * jerk: third differences frame by frame (over the metric's step of k frames); bone-length CV from the per-frame lengths;
-* range of motion: the SMPL -> OpenSim joint map per frame (same alignment, axes and coupling
-  tables), limits, gimbal margin, tolerance;
+* range of motion: the anatomical SMPL -> OpenSim joint map per frame (:mod:`.reference_rom`:
+  same alignment, axes, coupling tables, humerus swing-twist and cone, hinge twist moved to the
+  ball joint above), limits, gimbal margin, tolerance;
 * Newtonian plausibility: per frame a weighted local quadratic fit of the joints and centre of
   mass over the frame's window (3x3 normal equations), per clip the stance levels, then per
   frame contact, flight and the six constraints;
@@ -37,10 +38,9 @@ from ..body.skeleton import bones as smpl_bones
 from ..config import load_config
 from ..functional.contact import SUPPORT_POINT_JOINTS, SUPPORT_POINTS
 from ..functional.filtering import gaussian_sigma_seconds
-from ..functional.range_of_motion import coordinate_limits, joint_map_for_body
+from ..functional.range_of_motion import joint_map_for_body
 from .clips import bench_clip
-
-_GIMBAL_EPS = 1e-6
+from .reference_rom import joint_map_tables, range_of_motion_frames
 
 
 def reference_pairs(vertices: np.ndarray, structure: PartStructure) -> set:
@@ -77,15 +77,8 @@ class ReferenceTables:
         arrays = {k: getattr(body, k).double().numpy() for k in ("v_template", "shapedirs", "j_regressor", "weights")}
         arrays["posedirs"] = None if body.posedirs is None else body.posedirs.double().numpy()
         arrays["parents"] = tuple(body.parents)
-        jm = joint_map_for_body(body)
         rom_config = load_config("range_of_motion")
-        lower, upper, checked = coordinate_limits(jm, config=rom_config)
-        joint_map = {k: getattr(jm, k).cpu().numpy() for k in (
-            "alignment", "parent_body", "chain", "basis", "nu", "middle_sign", "rest", "grid", "table",
-            "slope", "is_coordinate", "coupled")}
-        joint_map.update(lower=lower.numpy(), upper=upper.numpy(), checked=checked.numpy(),
-                         segment_of_coordinate=jm.segment_of_coordinate.cpu().numpy(),
-                         outer_slot=jm.outer_slot.cpu().numpy())
+        joint_map = joint_map_tables(joint_map_for_body(body), rom_config)
         configs = {name: load_config(name) for name in ("jerk", "bone_length", "newtonian", "artifact_rate",
                                                         "self_penetration", "diagnostics")}
         configs["range_of_motion"] = rom_config
@@ -166,48 +159,10 @@ def bone_length_cv(tables: ReferenceTables, joints: np.ndarray) -> float:
     return float((100.0 * lengths.std(0)[used] / mean[used]).mean())
 
 
-def _interp(grid: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    points = grid.shape[-1]
-    position = np.clip((x - grid[:, 0]) / (grid[:, 1] - grid[:, 0]), 0.0, points - 1.0)
-    index = np.minimum(np.floor(position), points - 2).astype(np.int64)
-    rows = np.arange(len(x))
-    low, high = values[rows, index], values[rows, index + 1]
-    return low + (position - index) * (high - low)
-
-
-def _axis_angle(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    return rodrigues(axes * angles[:, None])
-
-
 def range_of_motion_frame(tables: ReferenceTables, global_orient: np.ndarray, body_pose: np.ndarray) -> bool:
-    """Whether one frame violates a joint limit beyond the tolerance."""
-    m = tables.joint_map
-    config = tables.configs["range_of_motion"]
-    local = np.concatenate([rodrigues(np.concatenate([global_orient[None], body_pose])), np.eye(3)[None]])
-    chain = local[m["chain"]]  # (S, 3, 3, 3)
-    smpl_relative = chain[:, 0] @ chain[:, 1] @ chain[:, 2]
-    align = m["alignment"]
-    relative = np.swapaxes(align[m["parent_body"]], -1, -2) @ smpl_relative @ align[1:]
-    basis, nu = m["basis"], m["nu"]
-    canonical = np.swapaxes(basis, -1, -2) @ relative @ np.swapaxes(m["rest"], -1, -2) \
-        @ _axis_angle(basis[..., 1], nu) @ basis
-    cos_b = np.sqrt(canonical[:, 1, 2] ** 2 + canonical[:, 2, 2] ** 2)
-    locked = cos_b < _GIMBAL_EPS
-    b = np.arctan2(canonical[:, 0, 2], np.where(locked, 0.0, cos_b))
-    a = np.where(locked, np.arctan2(canonical[:, 2, 1], canonical[:, 1, 1]),
-                 np.arctan2(-canonical[:, 1, 2], canonical[:, 2, 2]))
-    c = np.where(locked, 0.0, np.arctan2(-canonical[:, 0, 1], canonical[:, 0, 0]))
-    angles = np.stack([a, (b - nu) * m["middle_sign"], c], -1)  # (S, 3)
-    first = np.repeat(angles[:, :1] / m["slope"][:, :1], 3, axis=1).reshape(-1)
-    coupled = _interp(m["grid"].reshape(-1, m["grid"].shape[-1]), m["table"].reshape(-1, m["table"].shape[-1]),
-                      first).reshape(angles.shape)
-    values = np.where(m["is_coordinate"], angles / m["slope"], np.where(m["coupled"], angles - coupled, angles)).reshape(-1)
-    near_lock = np.abs(np.cos(b)) < math.sin(math.radians(float(config["gimbal_margin_deg"])))
-    active = m["checked"] & ~(near_lock[m["segment_of_coordinate"]] & m["outer_slot"])
-    with np.errstate(invalid="ignore"):
-        excess = np.maximum(m["lower"] - values, 0.0) + np.maximum(values - m["upper"], 0.0)
-    excess = np.degrees(np.nan_to_num(excess, nan=0.0, posinf=0.0))
-    return bool(((excess > float(config["tolerance_deg"])) & active).any())
+    """Whether one frame violates a joint limit beyond the tolerance (:mod:`.reference_rom`)."""
+    return bool(range_of_motion_frames(tables.joint_map, tables.configs["range_of_motion"], global_orient[None],
+                                       body_pose[None])[0])
 
 
 def _fit_window(fps: float, cutoff_hz: float, frames: int):

@@ -5,11 +5,24 @@ SMPL local rotations become OpenSim coordinates and residual angles through the 
 the OpenSim model's (``configs/joint_limits.yaml``, Rajagopal 2016) unless a clinical value
 replaces it, and clinical ranges for the angles the model lacks
 (``configs/joint_limits_clinical.yaml``). A coordinate's excess is how far it lies outside its
-range (degrees, 0 inside); a frame violates when any coordinate's excess exceeds the tolerance
-(``configs/range_of_motion.yaml``). Per sequence:
+range (degrees, 0 inside). The humerus has no range per angle but a cone over its direction
+(``shoulder_cone`` in ``configs/joint_limits_clinical.yaml``): its excess is the angle by which
+the humerus lies outside the cone, carried on the elevation coordinate. Beyond a tolerance
+(``configs/range_of_motion.yaml``) the excess counts, graded by how far and how long:
 
-* ``raw``: fraction of valid frames that violate;
+* ``raw``: the excess beyond the tolerance, summed over coordinates, integrated over the
+  valid frames' time and divided by it: degree-seconds per second of clip (degrees). A knee
+  3 deg past its limit for a tenth of the clip costs 0.3; one bent 40 deg backwards all
+  through costs 37.
+* ``violation_rate``: fraction of valid frames with any coordinate beyond the tolerance;
 * ``mean_excess_deg``: mean, over violating frames, of the frame's largest excess (degrees).
+
+A twist of the thigh or upper arm about its own long axis barely shows on the body's surface,
+and pose estimators put it at the hip or the knee (the shoulder or the elbow) alike; anatomy
+has it only at the ball joint. So before checking, the twist that brings a knee's or elbow's
+bend into its hinge plane is moved to the joint above, as far as that joint's axial-rotation
+range allows (:func:`anatomical_coordinates`): a pose counts as in range when some such split
+of the unseen twist puts both joints in range.
 
 Near gimbal lock a segment's first and third angles are not separately defined; they are not
 checked there (``gimbal_margin_deg``). Padded/invalid frames never count.
@@ -68,6 +81,102 @@ def coordinate_limits(joint_map: JointMap, limits: Optional[Mapping[str, Any]] =
             torch.tensor(checked))
 
 
+def shoulder_cones(joint_map: JointMap, clinical: Optional[Mapping[str, Any]] = None,
+                   points: int = 721) -> Optional[Dict[str, torch.Tensor]]:
+    """The humerus cones of ``joint_map`` (None when it has no swing-twist shoulder).
+
+    The allowed humerus directions are those within ``radius(psi)`` of the cone's centre,
+    psi the azimuth about the centre; the clinical boundary points (plane of elevation,
+    elevation) give the radius at their azimuths, linear in between (periodic).
+
+    Returns:
+        ``elevation_index`` (C,) long (the coordinate that carries a cone's excess),
+        ``plane_index`` (C,), ``centre`` (3,), ``frame`` (2, 3) unit vectors perpendicular to
+        the centre (lateral, up, forward components, both sides alike) and ``radius`` (points,)
+        radians on the uniform azimuth grid [-pi, pi].
+    """
+    if not joint_map.anatomical or not bool(joint_map.swing_twist.any()):
+        return None
+    clinical = load_config("joint_limits_clinical") if clinical is None else clinical
+    cone = clinical.get("shoulder_cone")
+    if cone is None:
+        raise HumanScoreError("range of motion: joint_limits_clinical has no 'shoulder_cone' for the humerus")
+
+    def direction(plane_deg, elevation_deg):
+        p, e = math.radians(plane_deg), math.radians(elevation_deg)
+        return torch.tensor([math.sin(e) * math.cos(p), -math.cos(e), math.sin(e) * math.sin(p)], dtype=torch.float64)
+
+    centre = direction(cone["centre"]["plane"], cone["centre"]["elevation"])
+    first = torch.linalg.cross(centre, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    first = first / first.norm()
+    frame = torch.stack([first, torch.linalg.cross(centre, first)])
+    boundary = torch.stack([direction(b["plane"], b["elevation"]) for b in cone["boundary"]])
+    azimuth = torch.atan2(boundary @ frame[1], boundary @ frame[0])
+    radius = torch.acos((boundary @ centre).clamp(-1.0, 1.0))
+    order = azimuth.argsort()
+    azimuth, radius = azimuth[order], radius[order]
+    # Periodic linear interpolation onto a uniform grid (one wrap on each side).
+    azimuth = torch.cat([azimuth[-1:] - 2 * math.pi, azimuth, azimuth[:1] + 2 * math.pi])
+    radius = torch.cat([radius[-1:], radius, radius[:1]])
+    grid = torch.linspace(-math.pi, math.pi, points, dtype=torch.float64)
+    upper = torch.searchsorted(azimuth, grid).clamp(1, len(azimuth) - 1)
+    frac = (grid - azimuth[upper - 1]) / (azimuth[upper] - azimuth[upper - 1])
+    table = radius[upper - 1] + frac * (radius[upper] - radius[upper - 1])
+    segments = [i for i in range(len(joint_map.segments)) if bool(joint_map.swing_twist[i])]
+    return {"elevation_index": torch.tensor([3 * i + 1 for i in segments]),
+            "plane_index": torch.tensor([3 * i for i in segments]),
+            "centre": centre, "frame": frame, "radius": table}
+
+
+def _cone_excess(coordinates: torch.Tensor, cones: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """(..., K) coordinates -> (..., C) radians by which each humerus lies outside its cone."""
+    plane = coordinates[..., cones["plane_index"].to(coordinates.device)]
+    elevation = coordinates[..., cones["elevation_index"].to(coordinates.device)]
+    d = torch.stack([torch.sin(elevation) * torch.cos(plane), -torch.cos(elevation),
+                     torch.sin(elevation) * torch.sin(plane)], dim=-1)
+    centre, frame = cones["centre"].to(d), cones["frame"].to(d)
+    along = d @ centre
+    across = d @ frame.T  # (..., C, 2)
+    across_norm = across.norm(dim=-1).clamp_min(1e-12)
+    angle = torch.atan2(across_norm, along)
+    azimuth = torch.atan2(across[..., 1], across[..., 0])
+    table = cones["radius"].to(d)
+    position = (azimuth + math.pi) / (2 * math.pi) * (table.shape[0] - 1)
+    index = position.floor().clamp(0, table.shape[0] - 2).long()
+    frac = position - index.to(position.dtype)
+    radius = table[index] + frac * (table[index + 1] - table[index])
+    return (angle - radius).clamp_min(0.0)
+
+
+def anatomical_coordinates(joint_map: JointMap, global_orient: torch.Tensor, body_pose: torch.Tensor,
+                           lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Coordinates (..., K) radians of SMPL rotation matrices (..., 3, 3), (..., 23, 3, 3), with
+    the part of each hinge's off-plane bend that its ad/abduction range [lower, upper] (K,) does
+    not allow moved, as a twist about the parent bone, to the ball joint above (hip, shoulder),
+    as far as that joint's axial-rotation range leaves room. The smallest such twist: a pure
+    flexion, or any bend within the hinge's laxity, is read as it is. Maps that are not
+    anatomical read the rotations as they are."""
+    relative = joint_map.relative_rotations(global_orient, body_pose)
+    coordinates = joint_map.coordinates_from_relative(relative)
+    if not joint_map.anatomical:
+        return coordinates
+    lower, upper = lower.to(coordinates), upper.to(coordinates)
+    twist, sin_bend = joint_map.hinge_bend(coordinates)
+    # Off-plane azimuth the hinge's laxity allows: |sin(bend) sin(azimuth)| <= sin(laxity).
+    floating = 3 * joint_map.hinge_segments + 1
+    laxity = torch.minimum(-lower[floating], upper[floating]).clamp(0.0, math.pi / 2)
+    allowed = torch.asin((torch.sin(laxity) / sin_bend.clamp_min(1e-12)).clamp(max=1.0 - 1e-12))
+    twist = twist - torch.maximum(torch.minimum(twist, allowed), -allowed)
+    # No more than the ball joint's axial rotation (its third angle) has room for.
+    axial = 3 * joint_map.hinge_parents + 2
+    value = coordinates[..., axial]
+    sign = joint_map.hinge_twist_sign.to(value)
+    room_low = (lower[axial] - value).clamp_max(0.0) * sign
+    room_high = (upper[axial] - value).clamp_min(0.0) * sign
+    twist = torch.maximum(torch.minimum(twist, torch.maximum(room_low, room_high)), torch.minimum(room_low, room_high))
+    return joint_map.coordinates_from_relative(joint_map.transfer_twist(relative, twist))
+
+
 def _excess(coordinates: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
     """Distance outside [lower, upper], elementwise (0 inside); infinite bounds give 0."""
     below = (lower.to(coordinates) - coordinates).clamp_min(0.0)
@@ -113,26 +222,40 @@ def _rotations(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optio
     return global_orient, body_pose, mask & finite
 
 
+def _coordinate_excess(joint_map: JointMap, coordinates: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
+                       cones: Optional[Mapping[str, torch.Tensor]]) -> torch.Tensor:
+    """(..., K) radians outside each coordinate's range, the humerus cones' on their elevation."""
+    excess = _excess(coordinates, lower, upper)
+    if cones is not None:
+        excess = excess.index_add(-1, cones["elevation_index"].to(excess.device), _cone_excess(coordinates, cones))
+    return excess
+
+
 def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: Optional[torch.Tensor],
                             joint_map: JointMap, lower: torch.Tensor, upper: torch.Tensor, checked: torch.Tensor,
-                            tolerance_deg: float, gimbal_margin_deg: float) -> Dict[str, torch.Tensor]:
+                            tolerance_deg: float, gimbal_margin_deg: float,
+                            cones: Optional[Mapping[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
     """Per-sequence sums for one batch (validated first; nothing is modified).
 
     Args:
         global_orient: (B, T, 3) or (B, T, 3, 3). body_pose: (B, T, 23, 3) or (B, T, 23, 3, 3).
         mask: (B, T) bool valid frames, or None. joint_map, lower, upper, checked: see
-        :func:`coordinate_limits`. tolerance_deg, gimbal_margin_deg: degrees.
+        :func:`coordinate_limits`. tolerance_deg, gimbal_margin_deg: degrees. cones: see
+        :func:`shoulder_cones` (the shipped ones for ``joint_map`` when None).
 
     Returns:
         ``num_valid`` (B,), ``num_violating`` (B,), ``excess_sum_deg`` (B,) sum of violating
-        frames' largest excess, ``per_frame_excess_deg`` (B, T) largest excess per frame (0 on
-        invalid frames), ``violating`` (B, T) bool, ``coordinate_violations`` (B, K) violating
-        frame counts per coordinate, ``coordinate_max_excess_deg`` (B, K), ``coordinates`` (B, T, K) rad.
+        frames' largest excess, ``severity_sum_deg`` (B,) sum over valid frames and coordinates
+        of the excess beyond the tolerance, ``per_frame_excess_deg`` (B, T) largest excess per
+        frame (0 on invalid frames), ``violating`` (B, T) bool, ``coordinate_violations`` (B, K)
+        violating frame counts per coordinate, ``coordinate_max_excess_deg`` (B, K),
+        ``coordinates`` (B, T, K) rad.
     """
     global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
-    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    cones = shoulder_cones(joint_map) if cones is None else cones
+    coordinates = anatomical_coordinates(joint_map.to(body_pose.device), global_orient, body_pose, lower, upper)
     active = _checked_mask(joint_map, coordinates, checked, gimbal_margin_deg) & mask[..., None]
-    excess = torch.rad2deg(_excess(coordinates, lower, upper)) * active
+    excess = torch.rad2deg(_coordinate_excess(joint_map, coordinates, lower, upper, cones)) * active
     over = (excess > tolerance_deg) & active
     frame_excess = excess.amax(-1)
     violating = over.any(-1)
@@ -140,6 +263,7 @@ def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor
         "num_valid": mask.sum(1),
         "num_violating": violating.sum(1),
         "excess_sum_deg": (frame_excess * violating).sum(1),
+        "severity_sum_deg": (excess - tolerance_deg).clamp_min(0.0).sum((1, 2)),
         "per_frame_excess_deg": frame_excess,
         "violating": violating,
         "coordinate_violations": over.sum(1),
@@ -148,18 +272,20 @@ def _range_of_motion_update(global_orient: torch.Tensor, body_pose: torch.Tensor
     }
 
 
-def _range_of_motion_compute(num_violating: torch.Tensor, num_valid: torch.Tensor,
-                             excess_sum_deg: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """Violation rate and mean excess (degrees per violating frame) from sums (any matching shapes);
-    0 where nothing counted."""
-    rate = num_violating.to(excess_sum_deg.dtype) / num_valid.clamp_min(1).to(excess_sum_deg.dtype)
-    mean_excess = excess_sum_deg / num_violating.clamp_min(1).to(excess_sum_deg.dtype)
-    return {"raw": rate, "mean_excess_deg": mean_excess}
+def _range_of_motion_compute(num_violating: torch.Tensor, num_valid: torch.Tensor, excess_sum_deg: torch.Tensor,
+                             severity_sum_deg: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """From sums (any matching shapes): ``raw`` degree-seconds beyond the tolerance per second of
+    valid frames (degrees), ``violation_rate`` and ``mean_excess_deg`` (degrees per violating
+    frame); 0 where nothing counted."""
+    dtype = excess_sum_deg.dtype
+    frames = num_valid.clamp_min(1).to(dtype)
+    return {"raw": severity_sum_deg.to(dtype) / frames, "violation_rate": num_violating.to(dtype) / frames,
+            "mean_excess_deg": excess_sum_deg / num_violating.clamp_min(1).to(dtype)}
 
 
 def _setup(joint_map: Optional[JointMap], config: Optional[Mapping[str, Any]]):
     config = load_config("range_of_motion") if config is None else config
-    joint_map = JointMap.from_config() if joint_map is None else joint_map
+    joint_map = JointMap.for_range_of_motion() if joint_map is None else joint_map
     lower, upper, checked = coordinate_limits(joint_map, config=config)
     return joint_map, config, lower, upper, checked
 
@@ -173,12 +299,13 @@ def range_of_motion(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: 
         global_orient: (B, T, 3) axis-angle or (B, T, 3, 3) root rotations.
         body_pose: (B, T, 23, 3) axis-angle or (B, T, 23, 3, 3) local joint rotations.
         mask: (B, T) bool valid frames (None: all valid).
-        joint_map: the SMPL->OpenSim map (the shipped Rajagopal 2016 one when None; pass
-            ``JointMap.from_config(rest_joints=...)`` to align it to a body).
+        joint_map: the SMPL->OpenSim map (the shipped one read anatomically on SMPL's canonical
+            T-pose when None; :func:`joint_map_for_body` aligns it to a body).
         config: the ``range_of_motion`` config (the shipped one when None).
 
     Returns:
-        dict of ``raw`` (B,) fraction of valid frames violating, ``mean_excess_deg`` (B,),
+        dict of ``raw`` (B,) degree-seconds beyond the limits per second (degrees),
+        ``violation_rate`` (B,) fraction of valid frames violating, ``mean_excess_deg`` (B,),
         ``score`` (B,) 0-100, ``computed`` (B,) bool (any valid frame), ``per_frame_excess_deg``
         (B, T), ``violating`` (B, T) bool, ``coordinate_violation_rate`` (B, K) and
         ``coordinate_max_excess_deg`` (B, K) in ``joint_map.coordinate_names`` order, and
@@ -188,7 +315,8 @@ def range_of_motion(global_orient: torch.Tensor, body_pose: torch.Tensor, mask: 
     sums = _range_of_motion_update(global_orient, body_pose, mask, joint_map, lower, upper, checked,
                                    float(config["tolerance_deg"]), float(config["gimbal_margin_deg"]))
     dtype = sums["per_frame_excess_deg"].dtype
-    out = _range_of_motion_compute(sums["num_violating"], sums["num_valid"], sums["excess_sum_deg"])
+    out = _range_of_motion_compute(sums["num_violating"], sums["num_valid"], sums["excess_sum_deg"],
+                                   sums["severity_sum_deg"])
     out["score"] = score_from_config(out["raw"], config["score"])
     out["computed"] = sums["num_valid"] > 0
     out["coordinate_violation_rate"] = sums["coordinate_violations"].to(dtype) / sums["num_valid"].clamp_min(1)[:, None]
@@ -215,9 +343,9 @@ def range_of_motion_penalty(global_orient: torch.Tensor, body_pose: torch.Tensor
     joint_map, config, lower, upper, checked = _setup(joint_map, config)
     width = float(config["loss_width_deg"]) if width_deg is None else float(width_deg)
     global_orient, body_pose, mask = _rotations(global_orient, body_pose, mask)
-    coordinates = joint_map.to(body_pose.device).coordinates_from_smpl(global_orient, body_pose)
+    coordinates = anatomical_coordinates(joint_map.to(body_pose.device), global_orient, body_pose, lower, upper)
     active = _checked_mask(joint_map, coordinates.detach(), checked, float(config["gimbal_margin_deg"]))
-    excess = torch.rad2deg(_excess(coordinates, lower, upper))
+    excess = torch.rad2deg(_coordinate_excess(joint_map, coordinates, lower, upper, shoulder_cones(joint_map)))
     # The pseudo-Huber hinge has derivative 0 at e = 0, so it joins the flat inside smoothly.
     hinge = width * (torch.sqrt(1.0 + (excess / width) ** 2) - 1.0)
     per_frame = (hinge * active).sum(-1) * mask
@@ -234,5 +362,5 @@ def joint_map_for_body(body) -> JointMap:
         zeros = torch.zeros(1, 3, dtype=torch.float64, device=body.v_template.device)
         with torch.no_grad():
             rest = body(zeros, zeros.new_zeros(1, 23, 3), None, need_vertices=False).joints[0]
-        _MAP_CACHE[body] = JointMap.from_config(rest_joints=rest.cpu())
+        _MAP_CACHE[body] = JointMap.for_range_of_motion(rest.cpu())
     return _MAP_CACHE[body]

@@ -17,7 +17,7 @@ class RangeOfMotionLoss(nn.Module):
     mask (B, T) or None) -> ()``.
 
     Args:
-        joint_map: the SMPL->OpenSim map (shipped when None).
+        joint_map: the SMPL->OpenSim map (the shipped one read anatomically when None).
         config: the ``range_of_motion`` config (shipped when None).
         width_deg: hinge width in degrees (the config's ``loss_width_deg`` when None).
     """
@@ -25,7 +25,7 @@ class RangeOfMotionLoss(nn.Module):
     def __init__(self, joint_map: Optional[JointMap] = None, config: Optional[Mapping[str, Any]] = None,
                  width_deg: Optional[float] = None) -> None:
         super().__init__()
-        self.joint_map = JointMap.from_config() if joint_map is None else joint_map
+        self.joint_map = JointMap.for_range_of_motion() if joint_map is None else joint_map
         self.config = config
         self.width_deg = width_deg
 

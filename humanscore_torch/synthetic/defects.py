@@ -11,9 +11,9 @@ bone_stretch         fraction                 the left forearm (elbow -> wrist) 
                                               shortens by ``size`` (sine, 2 s period) in the
                                               ``joints``; the SMPL parameters stay clean
                                               (bone-length consistency)
-knee_hyperextension  degrees                  the left knee is driven past full extension, to
-                                              ``size`` degrees at the window's middle (range
-                                              of motion)
+knee_hyperextension  degrees                  the left knee is driven ``size`` degrees past
+                                              its extension limit at the window's middle
+                                              (range of motion)
 hip_abduction        degrees                  the left hip is abducted ``size`` degrees past
                                               its abduction limit at the window's middle,
                                               the left arm raised sideways out of its way
@@ -133,10 +133,12 @@ def _invert(xs: torch.Tensor, ys: torch.Tensor, target: float) -> float:
 
 
 def _knee_hyperextension(seq: Dict[str, Any], size: float) -> None:
-    """Left knee blended from its clean angle to ``size`` degrees past full extension."""
+    """Left knee blended from its clean angle to ``size`` degrees past its extension limit."""
     index = JOINT_INDEX["left_knee"] - 1
     angles, knee = _knee_angle_table()
-    target = _invert(angles, knee, -float(size))
+    lower, _, _ = coordinate_limits(joint_map_for_body(default_body()))
+    limit = math.degrees(float(lower[_coordinate_index("knee_angle_l")]))  # a few degrees of hyperextension
+    target = _invert(angles, knee, limit - float(size))
     pose = rotvec_to_rotmat(seq["body_pose"].double())
     weight = _window(len(pose), seq["fps"])
     pose[:, index] = _slerp(pose[:, index], axis_rotation(0, torch.tensor(target, dtype=torch.float64)), weight)

@@ -93,7 +93,7 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
         add(Figure(IMPORTED, f"{name} vs .mot, RMS", value, "deg", "<", 2.0, ISSUE))
     for name, value in limb_directions(trial).rms_deg.items():
         add(Figure(IMPORTED, f"{name} direction vs OpenSim, RMS", value, "deg", "<", 5.0, ISSUE))
-    add(Figure(IMPORTED, "ROM violation rate", 100.0 * float(rom_violation(trial)["raw"][0]), "% of frames",
+    add(Figure(IMPORTED, "ROM violation rate", 100.0 * float(rom_violation(trial)["violation_rate"][0]), "% of frames",
                "<=", 1.0, ISSUE))
     newton = newtonian_on_import(trial)
     add(Figure(IMPORTED, "COM vertical acceleration vs force plates, Pearson r", newton["com_force_correlation"],
