@@ -9,7 +9,7 @@ N reference clips on which the metric was computed, the fitting rule is, per met
   added to any reference always costs score. ``min_free`` (the ``score.min_free`` of the
   metric's config, 0 when absent) is a noise floor a metric's config can state from a
   measurement: Newtonian plausibility keeps the 2 % of frames that 5 mm of joint noise at
-  30 fps may violate (tests/test_newtonian.py), so noise alone does not read as broken physics.
+  30 fps may violate (tests/functional/test_newtonian.py), so noise alone does not read as broken physics.
 * ``half = max((percentile(r, top_percentile) - free) / log2(100 / target), min_half)``;
   default ``top_percentile`` 100 (the maximum) and ``target`` 90: the worst reference scores
   exactly ``target`` and every reference at least that, so every reference's tier and overall

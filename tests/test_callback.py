@@ -4,17 +4,14 @@ module's hook returns, resets each epoch, and gives the same numbers with device
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import pytest
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, os.path.dirname(__file__))
 
-from humanscore_clips import clips  # noqa: E402
+from helpers.humanscore_clips import clips  # noqa: E402
 
 from humanscore_torch.callback import HumanScoreCallback  # noqa: E402
 from humanscore_torch.metrics.humanscore import HumanScore  # noqa: E402

@@ -8,15 +8,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
 
-from humanscore_clips import clip  # noqa: E402
+from helpers.humanscore_clips import clip  # noqa: E402
 
 from humanscore_torch.cli import main  # noqa: E402
 from humanscore_torch.distributed import shard_indices  # noqa: E402

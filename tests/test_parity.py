@@ -4,15 +4,12 @@ a file of every loader layout, and with unmeasured joints."""
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
 
-from loader_files import WRITERS  # noqa: E402
+from helpers.loader_files import WRITERS  # noqa: E402
 
 from humanscore_torch import synthetic  # noqa: E402
 from humanscore_torch.evaluation import score_sequences  # noqa: E402

@@ -1,5 +1,5 @@
 """Synthetic clips of three "models" written as motion files, for the docs' report figures
-(tools/make_docs_figures.py) and the ranking test (tests/test_report.py)."""
+(tools/make_docs_figures.py) and the ranking test (tests/report/test_report.py)."""
 
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(ROUND_TRIP, f"max error, {label}", float(trip.errors_deg.max()), "deg", "<", 0.5, ISSUE))
     add(Figure(ROUND_TRIP, f"RMS error, {label}", float((trip.errors_deg ** 2).mean() ** 0.5), "deg", "<", 0.5, ISSUE))
     add(Figure(ROUND_TRIP, "max |angle| where the model locks (should be 0)", trip.residual_max_deg, "deg",
-               "<", 0.5, "tests/test_joint_map_opensim.py"))
+               "<", 0.5, "tests/limits/test_joint_map_opensim.py"))
 
     joints = trial.opensim_joints
     add(_quoted(CALIBRATION, "treadmill belt speed (from the feet)", joints.belt_m_s, "m/s", 3.67, 2,
@@ -133,7 +133,7 @@ def validate(reference_data: Optional[Union[str, Path]] = None, round_trip_sets:
     add(Figure(CALIBRATION, "COM vertical acceleration vs force plates, Pearson r (5 edge frames cut)",
                com_force_correlation(joints.joints, joints.fps, (joints.support_bw - 1.0) * float(
                    load_config("newtonian")["gravity_m_s2"]), edge_frames=5),
-               "", ">=", 0.97, "tests/test_newtonian.py"))
+               "", ">=", 0.97, "tests/functional/test_newtonian.py"))
 
     jerk = jerk_figures(joints)
     quotes = (("mean_30", "mean", 387.0), ("median_30", "median", 331.0), ("p99_30", "99th percentile", 1074.0),

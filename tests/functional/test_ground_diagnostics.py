@@ -6,7 +6,7 @@ import torch
 
 from humanscore_torch.functional.contact import dilate_frames, masked_quantile
 from humanscore_torch.functional.ground_diagnostics import ground_diagnostics
-from kinetics_clips import walk_clip
+from helpers.kinetics_clips import walk_clip
 
 F64 = torch.float64
 FPS = torch.tensor([30.0], dtype=F64)

@@ -11,7 +11,7 @@ import torch
 from humanscore_torch.functional.bone_length import bone_length_consistency
 from humanscore_torch.functional.jerk import jerk
 from humanscore_torch.functional.newtonian import newtonian_plausibility
-from kinetics_clips import walk_clip
+from helpers.kinetics_clips import walk_clip
 
 FPS = torch.tensor([30.0], dtype=torch.float64)
 KEYS = ("jerk", "bone_length_consistency", "newtonian_plausibility")

@@ -147,7 +147,7 @@ def test_suite_entry_on_motion_batch_with_precomputed_joints():
 def test_nan_frames_are_masked_and_half_precision_is_computed_in_float32():
     from humanscore_torch.functional.bone_length import bone_length_consistency
     from humanscore_torch.functional.newtonian import newtonian_plausibility
-    from kinetics_clips import walk_clip
+    from helpers.kinetics_clips import walk_clip
 
     walk = walk_clip(2.0)[None]
     fps = torch.tensor([30.0], dtype=torch.float64)

@@ -13,7 +13,7 @@ from humanscore_torch.functional.newtonian import CONSTRAINTS, newtonian_penalty
 from humanscore_torch.losses.kinetics import NewtonianLoss
 from humanscore_torch.motion import MotionBatch
 from humanscore_torch.registry import score_metric
-from kinetics_clips import jump_clip, rest_joints, walk_clip
+from helpers.kinetics_clips import jump_clip, rest_joints, walk_clip
 
 F64 = torch.float64
 

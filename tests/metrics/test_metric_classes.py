@@ -1,9 +1,7 @@
-"""Every metric class through the shared tester (tests/metric_tester.py)."""
+"""Every metric class through the shared tester (tests/helpers/metric_tester.py)."""
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
 import matplotlib
@@ -13,9 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 matplotlib.use("Agg")
-sys.path.insert(0, os.path.dirname(__file__))
 
-import metric_tester as mt  # noqa: E402
+from helpers import metric_tester as mt  # noqa: E402
 
 from humanscore_torch.errors import HumanScoreError  # noqa: E402
 from humanscore_torch.registry import METRIC_KEYS, SPECS  # noqa: E402

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 
-from humanscore_clips import clips
+from .humanscore_clips import clips
 from humanscore_torch.adapter import metric_inputs
 from humanscore_torch.config import load_config
 from humanscore_torch.functional.scoring import score_from_config

@@ -12,7 +12,7 @@ from humanscore_torch.functional.bone_length import bone_length_consistency, bon
 from humanscore_torch.losses.anatomy import BoneLengthLoss
 from humanscore_torch.motion import MotionBatch
 from humanscore_torch.registry import score_metric
-from kinetics_clips import rest_joints
+from helpers.kinetics_clips import rest_joints
 
 
 def _stretched(factors: torch.Tensor) -> torch.Tensor:

@@ -5,15 +5,12 @@ computed are visible, weights come from the config."""
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
 
-from humanscore_clips import clips  # noqa: E402
+from helpers.humanscore_clips import clips  # noqa: E402
 
 from humanscore_torch.body.parts import part_structure  # noqa: E402
 from humanscore_torch.config import load_config  # noqa: E402

@@ -1,0 +1,1 @@
+"""Shared test helpers: small clips, the metric tester, loader files."""
