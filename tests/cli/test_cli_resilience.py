@@ -2,7 +2,7 @@
 file is listed with its reason, each finished file is logged as it finishes, an interrupted
 run resumes with ``--resume`` without scoring finished files again, and the exit code is 1
 when anything failed (2 on a usage error, 130 on Ctrl-C). Killed runs, signals, the folder
-lock and unusable outputs: tests/test_cli_output.py."""
+lock and unusable outputs: tests/cli/test_cli_output.py."""
 
 from __future__ import annotations
 

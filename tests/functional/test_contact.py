@@ -9,7 +9,7 @@ import torch
 from humanscore_torch.functional.contact import SUPPORTS, running_quantile, support_contact
 from humanscore_torch.functional.filtering import lowpass_derivatives
 from humanscore_torch.functional.newtonian import CONSTRAINTS, newtonian_plausibility
-from kinetics_clips import FEET, rest_joints, walk_clip
+from helpers.kinetics_clips import FEET, rest_joints, walk_clip
 
 F64 = torch.float64
 FPS = 30.0

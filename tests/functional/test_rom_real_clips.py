@@ -5,14 +5,14 @@ import pytest
 
 from humanscore_torch.functional.range_of_motion import joint_map_for_body, range_of_motion
 
-from rom_real_clips import real_clips  # noqa: E402
+from helpers.real_clips import real_clips
 
-pytest.importorskip("opensim")  # the Hamner trial is imported with its own model
+pytest.importorskip("opensim")  # the OpenSim trials are imported with their own models
 
 
 @pytest.fixture(scope="module")
-def clips(reference_data, default_body, tmp_path_factory):
-    return real_clips(reference_data, default_body, tmp_path_factory.mktemp("opencap"))
+def clips(reference_data, default_body):
+    return real_clips(reference_data, default_body)
 
 
 @pytest.mark.parametrize("name", ["hamner_running", "opencap_walking", "opencap_squats", "aistpp_dance",
