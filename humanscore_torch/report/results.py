@@ -63,9 +63,27 @@ def write_csv(records: Sequence[Dict[str, Any]], path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+def common_folder(paths: Sequence[str]) -> str:
+    """The deepest folder holding every path ("" when they share none, or for one path
+    without a folder), what :func:`clip_labels` leaves out."""
+    folders = [os.path.dirname(p) for p in paths]
+    if not folders or any(not f for f in folders) or len({os.path.isabs(p) for p in paths}) > 1:
+        return ""
+    return os.path.commonpath(folders)
+
+
+def clip_labels(paths: Sequence[str]) -> List[str]:
+    """The paths without their :func:`common_folder`, so files of one name in per-model
+    folders stay apart (``gvhmr/hmr4d_results.pt``, ``wham/hmr4d_results.pt``) and the rest
+    is short."""
+    common = common_folder(paths)
+    return [os.path.relpath(p, common) if common else p for p in paths]
+
+
 def console_table(records: Sequence[Dict[str, Any]]) -> str:
-    """A fixed-width table of scores (0-100, ``n/c`` = not computed), one row per clip."""
-    names = [Path(r["path"]).name if "/" in r["path"] else r["path"] for r in records]
+    """A fixed-width table of scores (0-100, ``n/c`` = not computed), one row per clip, clips
+    named by :func:`clip_labels`."""
+    names = clip_labels([r["path"] for r in records])
     width = max([len("clip")] + [len(n) for n in names])
     short = {OVERALL_KEY: "overall", "bone_length_consistency": "bone_len", "range_of_motion": "rom",
              "self_penetration": "penetr", "newtonian_plausibility": "newton", "artifact_rate": "artifact"}
