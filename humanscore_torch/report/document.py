@@ -31,15 +31,16 @@ from .worst_frames import render_worst_frame
 
 Block = Tuple[str, Any]  # ("h1"|"h2"|"p"|"table"|"img", content)
 PAGE_WIDTH_PX = 1300  # the body's max-width: a 1,400 px window less margins and a scroll bar
-# Width of the first (clip) column before a path wraps, in em.
-CLIP_COLUMN_EM = 16
+# Widest a cell grows (em of the table's font) before its text wraps, anywhere if it must
+# (a long path, a group name): cells and headers.
+CELL_MAX_EM = 12
+HEADER_MAX_EM = 9
 STYLE = (f"body{{font-family:sans-serif;max-width:{PAGE_WIDTH_PX}px;margin:2em auto;padding:0 1em}}"
          ".table{overflow-x:auto;max-width:100%}"
          "table{border-collapse:collapse;font-size:0.8em}"
-         "td,th{border:1px solid #ccc;padding:2px 5px;text-align:right;vertical-align:top}"
-         "th{white-space:normal;max-width:9em;overflow-wrap:break-word}"
-         f"td:first-child,th:first-child{{text-align:left;max-width:{CLIP_COLUMN_EM}em;overflow-wrap:anywhere}}"
-         "td:last-child{overflow-wrap:anywhere}"
+         "td,th{border:1px solid #ccc;padding:2px 5px;text-align:right;vertical-align:top;overflow-wrap:anywhere}"
+         f"td{{max-width:{CELL_MAX_EM}em}}th{{max-width:{HEADER_MAX_EM}em}}"
+         "td:first-child,th:first-child,td:nth-child(2),th:nth-child(2){text-align:left}"
          "img{max-width:100%}figcaption{font-size:0.85em;color:#555}")
 
 
