@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -105,7 +106,10 @@ def run_study(root: Path, seconds: float = SECONDS) -> Tuple[int, Path]:
 
 
 def main(argv=None) -> int:
-    """Command line: run the study and copy its two benchmark plots into ``out_dir``."""
+    """Command line: run the study, copy its two benchmark plots into ``out_dir`` and print the
+    leaderboard with intervals."""
+    from ..report.benchmark_sections import leaderboard_interval_table, ranked_leaderboard
+
     parser = argparse.ArgumentParser(description="Run the synthetic benchmark study; write its plots.")
     parser.add_argument("out_dir", type=Path, nargs="?", default=Path("docs"), help="output folder (default docs/)")
     args = parser.parse_args(argv)
@@ -118,6 +122,9 @@ def main(argv=None) -> int:
                              ("leaderboard_intervals.png", "benchmark_leaderboard.png")):
             shutil.copyfile(out / "plots" / source, args.out_dir / name)
             print(args.out_dir / name)
+        records = json.loads((out / "results.json").read_text())
+    table = leaderboard_interval_table(ranked_leaderboard(records, "model", REFERENCE), "model")
+    print("\n".join(" | ".join(row) for row in table))
     return 0
 
 

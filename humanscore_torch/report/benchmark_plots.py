@@ -36,7 +36,7 @@ def intensity_curve(curves: Mapping[str, Sequence[Tuple[Any, float, Interval, in
     """
     levels = sorted({p[0] for points in curves.values() for p in points}, key=level_order)
     x_of = {level: k for k, level in enumerate(levels)}
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0 + 0.2 * ((len(curves) + 1) // 2)))
     colours = plt.cm.tab10(np.arange(len(curves)) % 10)
     spread = 0.06 * (len(curves) - 1)
     for k, (colour, (group, points)) in enumerate(zip(colours, curves.items())):
@@ -53,7 +53,8 @@ def intensity_curve(curves: Mapping[str, Sequence[Tuple[Any, float, Interval, in
     ax.set_xlabel(f"{factor} (prompt suite: 1 gentle, 2 moderate, 3 vigorous)" if factor == "intensity" else factor)
     ax.set_ylabel(f"mean {SHORT_NAMES.get(column, column)} (0-100)")
     ax.grid(axis="y", color="#ddd", linewidth=0.6)
-    ax.legend(fontsize=8, frameon=False, loc="best")
+    # Below the axes: a legend inside would hide the low scores it is about.
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.set_title(f"Intensity penalty: {SHORT_NAMES.get(column, column)} by {factor} (bars: bootstrap 95 % interval)",
                  fontsize=9)
     fig.tight_layout()
