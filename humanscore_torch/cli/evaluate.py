@@ -366,12 +366,13 @@ def run(args: argparse.Namespace) -> int:
                     body = load_body(args.body)
                     _score_locally(todo, files, run_records, args, body, device, collector, manifest)
             except (KeyboardInterrupt, Terminated):
-                progress.close()
+                progress.close()  # before the message, so the bar does not end its line
                 done = len(run_records.done)
                 print(f"\ninterrupted: {done} finished file{'s' if done != 1 else ''} logged in {output.log_path}; "
                       f"rerun with --resume to score the rest and write the results", file=sys.stderr)
                 raise
-            progress.close()
+            finally:
+                progress.close()
             # Resumed and distributed records too: the manifest as it is now, the group key.
             for index, file_records in run_records.done.items():
                 for record in file_records:
