@@ -12,17 +12,9 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import SHORT_NAMES  # noqa: E402
+from .plots import SHORT_NAMES, _save  # noqa: E402  (one way to write a report figure)
 
 Interval = Optional[Tuple[float, float]]
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def intensity_curve(curves: Mapping[str, Sequence[Tuple[Any, float, Interval, int]]], path: Path,

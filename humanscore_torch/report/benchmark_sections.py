@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..benchmark.group_keys import NO_GROUP
 from ..evaluation import OVERALL_KEY
 from ..suite import METRIC_KEYS, TIERS
 from .benchmark_plots import intensity_curve, leaderboard_intervals, level_order
@@ -31,7 +32,6 @@ Block = Tuple[str, Any]
 SUMMARY_COLUMNS = (*TIERS, OVERALL_KEY)
 PROMPT_FACTORS = {"intensity": "Score by prompt intensity (intensity penalty)",
                   "variant": "Plain vs detailed prompts"}
-NO_GROUP = "(none)"
 
 
 def group_name(record: Record, key: Optional[str]) -> str:
