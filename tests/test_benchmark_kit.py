@@ -233,6 +233,40 @@ def test_manifest_reports_unmatched_files_and_rows(study, tmp_path, capsys):
     assert "scoring: 100%" in err and "60 frames scored" in err
 
 
+def test_the_progress_bar_moves_when_a_file_is_scored_not_read(tmp_path):
+    from humanscore_torch.cli.evaluate import RunRecords
+    from humanscore_torch.report.record_log import RecordLog
+
+    class Bar:
+        n, postfix = 0, ""
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+    bar, log = Bar(), RecordLog(tmp_path / "records.jsonl")
+    try:
+        run = RunRecords(["a", "b"], log, progress=bar)
+        run.expect(0, 2)  # file a read: two people, nothing scored yet
+        assert bar.n == 0
+        run.add(0, {"path": "a", "num_frames": 30, "error": None})
+        assert bar.n == 0
+        run.add(0, {"path": "a", "num_frames": 20, "error": None})
+        assert (bar.n, bar.postfix) == (1, "50 frames scored")
+        run.finish(1, [{"path": "b", "num_frames": 0, "error": "unreadable"}])
+        assert bar.n == 2
+    finally:
+        log.close()
+
+
+def test_reference_needs_a_group_key(study, tmp_path, capsys):
+    assert main(["evaluate", str(study["root"] / "clips" / "mocap"), "--output", str(tmp_path / "out"),
+                 "--reference", "mocap"]) == 2
+    assert "--reference names a group of --group-by" in capsys.readouterr().err
+
+
 # ---- the HTML report at 1,400 px --------------------------------------------------------
 
 class _Tables(html.parser.HTMLParser):

@@ -39,7 +39,7 @@ from ..errors import HumanScoreError
 from ..evaluation import printable_text, read_file_or_error, score_sequences
 from ..io import find_motion_files
 from ..report.document import write_report
-from ..report.benchmark_sections import rank_rows
+from ..report.benchmark_sections import group_name, rank_rows
 from ..report.leaderboard import leaderboard_rows, leaderboard_text
 from ..report.record_log import LogContents, RecordLog, read_record_log
 from ..report.results import console_table, write_csv, write_groups, write_json
@@ -328,6 +328,8 @@ def run(args: argparse.Namespace) -> int:
         raise HumanScoreError(f"--batch-size: expected a positive integer, got {args.batch_size}")
     if args.group_by is not None:
         path_component_index(args.group_by)  # a malformed path:N is a usage error before any work
+    if args.reference is not None and args.group_by is None:
+        raise HumanScoreError("--reference names a group of --group-by KEY: give --group-by too")
     manifest = read_manifest(args.manifest) if args.manifest is not None else None
     if not args.paths and manifest is None:
         raise HumanScoreError("expected PATH... or --manifest FILE.csv")
@@ -383,6 +385,8 @@ def run(args: argparse.Namespace) -> int:
     print(console_table(records))
     print(leaderboard_text(rank_rows(leaderboard_rows(records, args.group_by), args.reference), args.group_by))
     failed = sum(r["error"] is not None for r in records)
+    if args.reference is not None and not any(group_name(r, args.group_by) == args.reference for r in records):
+        print(f"--reference {args.reference}: no clip is in that group of --group-by {args.group_by}", file=sys.stderr)
     for summary in (default_fps_summary(records), failure_summary(records)):
         if summary:
             print(summary, file=sys.stderr)

@@ -58,8 +58,9 @@ def leaderboard_intervals(rows: Sequence[Dict[str, Any]], path: Path, column: st
     the rank stability (the fraction of resamples in which the group keeps its rank).
 
     Args:
-        rows: ranked rows, best first, each with ``group``, ``column``, ``interval`` ((low,
-            high) or None), ``rank_stability`` (fraction or None: a reference row, drawn grey).
+        rows: ranked rows, best first, each with ``group``, ``rank`` (None: a reference row,
+            drawn grey below a dashed line), ``column``, ``interval`` ((low, high) or None) and
+            ``rank_stability`` (fraction or None).
     """
     fig, ax = plt.subplots(figsize=(6.4, 0.55 * len(rows) + 1.4))
     y = np.arange(len(rows))[::-1]
@@ -67,14 +68,18 @@ def leaderboard_intervals(rows: Sequence[Dict[str, Any]], path: Path, column: st
         value, interval, stability = row[column], row["interval"], row["rank_stability"]
         if value is None:
             continue
-        reference = stability is None
+        reference = row["rank"] is None
         colour = "grey" if reference else "navy"
         if interval is not None:
             ax.plot(interval, [yk, yk], color=colour, linewidth=2.2)
         ax.plot([value], [yk], "o", color=colour)
-        note = "reference" if reference else f"rank {row['rank']} kept in {100 * stability:.0f} %"
+        note = "reference" if reference else f"rank {row['rank']}" + (
+            "" if stability is None else f" kept in {100 * stability:.0f} %")
         ax.annotate(f"{value:.1f}  ({note})", (value, yk), textcoords="offset points", xytext=(0, 7),
                     ha="center", fontsize=7)
+    ranked = sum(row["rank"] is not None for row in rows)
+    if 0 < ranked < len(rows):  # the reference rows below a dashed line
+        ax.axhline(len(rows) - ranked - 0.5, color="grey", linestyle="--", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([row["group"] for row in rows], fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
