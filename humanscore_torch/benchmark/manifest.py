@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..config import load_config
 from ..errors import HumanScoreError
-from .prompts import prompts_by_id
+from .prompts import Prompt, prompts_by_id
 
 PATH_COLUMN = "path"
 PROMPT_COLUMN = "prompt_id"
@@ -56,11 +56,13 @@ class Manifest:
     Attributes:
         path: the manifest file. columns: its header, ``path`` first as written.
         rows: resolved file path -> that row's columns (``path`` left out; every value text).
+        suite: the prompt suite by id (:func:`~humanscore_torch.benchmark.prompts.prompts_by_id`).
     """
 
     path: Path
     columns: List[str]
     rows: Dict[Path, Dict[str, str]] = field(default_factory=dict)
+    suite: Dict[str, Prompt] = field(default_factory=prompts_by_id, repr=False)
 
     def files(self) -> List[Path]:
         """The files the manifest names, in its order."""
@@ -73,15 +75,14 @@ class Manifest:
         row = self.rows.get(resolved(file))
         if row is None:
             return None
-        prompt = prompts_by_id().get(row.get(PROMPT_COLUMN, ""))
+        prompt = self.suite.get(row.get(PROMPT_COLUMN, ""))
         suite = {} if prompt is None else {name: getattr(prompt, name) for name in PROMPT_FIELDS}
         return {**suite, **row}
 
     def unknown_prompts(self) -> List[str]:
         """The ``prompt_id`` values that are not in the suite (sorted, without repeats)."""
-        suite = prompts_by_id()
         return sorted({row[PROMPT_COLUMN] for row in self.rows.values()
-                       if row.get(PROMPT_COLUMN) and row[PROMPT_COLUMN] not in suite})
+                       if row.get(PROMPT_COLUMN) and row[PROMPT_COLUMN] not in self.suite})
 
 
 def _check_file(path: Path, max_bytes: int) -> None:

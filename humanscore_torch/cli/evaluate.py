@@ -31,15 +31,15 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
-from ..config import config_overrides
-from ..distributed import add_distributed_options, evaluate_files, is_distributed, launcher
 from ..benchmark.group_keys import group_value, path_component_index
 from ..benchmark.manifest import Manifest, read_manifest, unmatched
+from ..config import config_overrides
+from ..distributed import add_distributed_options, evaluate_files, is_distributed, launcher
 from ..errors import HumanScoreError
 from ..evaluation import printable_text, read_file_or_error, score_sequences
 from ..io import find_motion_files
-from ..report.document import write_report
 from ..report.benchmark_sections import group_name, rank_rows
+from ..report.document import write_report
 from ..report.leaderboard import leaderboard_rows, leaderboard_text
 from ..report.record_log import LogContents, RecordLog, read_record_log
 from ..report.results import console_table, write_csv, write_groups, write_json

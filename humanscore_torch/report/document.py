@@ -24,8 +24,8 @@ from ..evaluation import OVERALL_KEY
 from ..suite import METRIC_KEYS, TIERS
 from .benchmark_sections import benchmark_blocks, ranked_leaderboard
 from .leaderboard import leaderboard_rows, leaderboard_table
-from .results import clip_labels, common_folder
 from .plots import SHORT_NAMES, metric_bars, tier_radar, violation_timelines
+from .results import clip_labels, common_folder
 from .traces import TraceCollector, thresholds
 from .worst_frames import render_worst_frame
 
