@@ -114,6 +114,19 @@ def test_manifest_bounds_come_from_the_config(tmp_path):
         read_manifest(tmp_path / "latin1.csv")
 
 
+def test_manifest_formulas_stay_text_in_the_csv_outputs(tmp_path):
+    from humanscore_torch.report.results import write_csv, write_groups
+
+    record = {"path": "=cmd|' /C calc'!A0.npz", "num_frames": 0, "fps": None, "scores": {}, "raw": {},
+              "metadata": {"model": "=HYPERLINK(\"http://x\")"}, "error": "-bad"}
+    write_csv([record], tmp_path / "results.csv")
+    write_groups([record], "model", tmp_path)
+    (row,) = list(csv.DictReader(open(tmp_path / "results.csv", newline="")))
+    assert row["path"] == "'=cmd|' /C calc'!A0.npz" and row["error"] == "'-bad"
+    (group,) = list(csv.DictReader(open(tmp_path / "groups.csv", newline="")))
+    assert group["group"] == "'=HYPERLINK(\"http://x\")"
+
+
 def test_path_component_group_keys():
     meta = {"model": "m"}
     assert group_value("runs/gvhmr/clip7/hmr4d_results.pt", meta, "path:-3") == "gvhmr"

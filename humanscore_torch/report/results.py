@@ -15,6 +15,17 @@ from ..suite import METRIC_KEYS, TIERS
 SCORE_COLUMNS = [OVERALL_KEY, *TIERS, *METRIC_KEYS]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula (a file name or
+    a manifest value like ``=HYPERLINK(...)``, both untrusted) gets a leading apostrophe, the
+    spreadsheets' mark for literal text; numbers and other text are kept."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     return "n/c" if value is None else f"{value:.{digits}f}"
 
@@ -58,8 +69,8 @@ def write_csv(records: Sequence[Dict[str, Any]], path: Path) -> None:
     writer.writerow(header)
     for r in records:
         raw = [None if r["raw"].get(k) is None else r["raw"][k]["value"] for k in METRIC_KEYS]
-        writer.writerow([r["path"], r["num_frames"], r["fps"]]
-                        + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [r["error"]])
+        writer.writerow([spreadsheet_text(r["path"]), r["num_frames"], r["fps"]]
+                        + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [spreadsheet_text(r["error"])])
     write_text_atomic(path, buffer.getvalue())
 
 
@@ -150,7 +161,7 @@ def write_groups(records: Sequence[Dict[str, Any]], key: str, output: Path) -> s
     with open(output / "groups.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["group", "clips", "failed", *SCORE_COLUMNS])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**row, "group": spreadsheet_text(row["group"])} for row in rows)
     width = max([len(key)] + [len(r["group"]) for r in rows])
     lines = [f"{key:<{width}}  {'clips':>5}  " + "  ".join(f"{c[:10]:>10}" for c in SCORE_COLUMNS)]
     for r in rows:
