@@ -7,10 +7,10 @@ import sys
 from typing import List, Optional
 
 from ..errors import HumanScoreError
-from . import bench, calibrate, demo, derive_limits, evaluate, validate
+from . import bench, calibrate, demo, derive_limits, evaluate, prompts, validate
 from .common import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, CommandError, Terminated, sigterm_raises
 
-SUBCOMMANDS = (demo, evaluate, derive_limits, validate, calibrate, bench)
+SUBCOMMANDS = (demo, evaluate, derive_limits, validate, calibrate, bench, prompts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,8 @@
 
 Every clean clip of :mod:`humanscore_torch.synthetic`, and each clean walk with one defect of
 middle size injected into the clip it is meant for, go through every metric; the scores are printed as a table and written
-to DIR (results.json, results.csv, report.md) like ``humanscore evaluate`` writes them.
+to DIR like ``humanscore evaluate`` writes them: results.json, results.csv and the report
+(report.md, report.html) with its plots, grouped into clean and defect clips.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from ..evaluation import score_sequences
-from ..report.results import console_table, write_all
+from ..report.document import write_report
+from ..report.results import console_table, write_csv, write_json
+from ..report.traces import TraceCollector
 from .common import add_device_and_body_options, load_body, resolve_device
+
+GROUP_KEY = "group"  # metadata key of the demo's two groups, clean and defect
+TITLE = "HumanScore demo (synthetic clips, default body)"
 
 def demo_sequences(fps: float = 30.0) -> List[Dict[str, Any]]:
     """The clean synthetic clips, then each defect at a middle size in the clip it is meant for.
@@ -28,14 +34,14 @@ def demo_sequences(fps: float = 30.0) -> List[Dict[str, Any]]:
 
     sequences = []
     for name, sequence in synthetic.clean_clips(fps=fps).items():
-        sequence["metadata"] = {**sequence.get("metadata", {}), "path": name, "group": "clean"}
+        sequence["metadata"] = {**sequence.get("metadata", {}), "path": name, GROUP_KEY: "clean"}
         sequences.append(sequence)
     for defect, sizes in synthetic.DEFECT_SIZES.items():
         size = sizes[len(sizes) // 2]
         base = synthetic.DEFECT_BASE_CLIPS.get(defect, "walk")
         sequence = synthetic.defect_clip(base, defect, size, fps=fps)
         sequence["metadata"] = {**sequence.get("metadata", {}),
-                                "path": f"{base}+{defect}={size:g}", "group": "defect"}
+                                "path": f"{base}+{defect}={size:g}", GROUP_KEY: "defect"}
         sequences.append(sequence)
     return sequences
 
@@ -50,16 +56,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the clips, score them batch by batch, write the results. Returns 0."""
+    """Build the clips, score them batch by batch, write the results and the report. Returns 0."""
     start = time.perf_counter()
     device = resolve_device(args.device)
     body = load_body(args.body)
     sequences = demo_sequences()
     records: List[Dict[str, Any]] = []
-
-    def flush(new_records: List[Dict[str, Any]]) -> None:
-        records.extend(new_records)
-        write_all(records, args.output, title="HumanScore demo (synthetic clips, default body)")
+    collector = TraceCollector(GROUP_KEY, worst_frames=1)
 
     # Clips batch together only when they carry the same optional fields (bone_stretch gives
     # explicit joints, artifacts-bearing clips detections).
@@ -67,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     for sequence in sequences:
         groups.setdefault(tuple(k for k in ("joints", "detections") if sequence.get(k) is not None), []).append(sequence)
     for group in groups.values():
-        list(score_sequences(group, body, args.batch_size, device, on_batch=flush))
+        records += score_sequences(group, body, args.batch_size, device, on_results=collector.add)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_json(records, args.output / "results.json")
+    write_csv(records, args.output / "results.csv")
+    write_report(records, args.output, GROUP_KEY, collector, body.to(device), title=TITLE)
     print(console_table(records))
     print(f"{len(records)} synthetic clips scored on {device} in {time.perf_counter() - start:.1f} s; "
           f"results in {args.output}/", file=sys.stderr)

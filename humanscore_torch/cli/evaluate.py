@@ -11,6 +11,13 @@ An interrupted run (Ctrl-C, SIGTERM, even kill -9) keeps every finished file in 
 
 Exit codes: 0 every clip scored; 1 some clip failed; 2 usage error; 3 the output folder cannot
 be created or written; 4 another run is writing into the output folder; 130 Ctrl-C; 143 SIGTERM.
+
+A manifest (``--manifest FILE.csv``: a ``path`` column, relative to the manifest's folder or
+absolute, and any others such as ``model`` and ``prompt_id``) adds its columns to each file's
+clips; without PATH its files are scored. Files without a row and rows without a file are
+reported. ``--group-by`` takes a manifest column, a metadata key or ``path:N``, the N-th
+component of the clip's path (``path:-2``: the parent folder; see
+:mod:`humanscore_torch.benchmark.group_keys`).
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from ..benchmark.group_keys import group_value, path_component_index
+from ..benchmark.manifest import Manifest, read_manifest, unmatched
 from ..config import config_overrides
 from ..distributed import add_distributed_options, evaluate_files, is_distributed, launcher
 from ..errors import HumanScoreError
 from ..evaluation import printable_text, read_file_or_error, score_sequences
 from ..io import find_motion_files
+from ..report.benchmark_sections import group_name, rank_rows
 from ..report.document import write_report
 from ..report.leaderboard import leaderboard_rows, leaderboard_text
 from ..report.record_log import LogContents, RecordLog, read_record_log
@@ -57,10 +67,19 @@ def add_parser(subparsers) -> None:
     distributed options) on ``subparsers``, with :func:`run` as its handler."""
     parser = subparsers.add_parser("evaluate", help="score motion files, folders or globs",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="motion files, folders (searched recursively) or globs")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="motion files, folders (searched recursively) or globs (default: the --manifest's files)")
     parser.add_argument("--output", type=Path, default=Path("humanscore_output"), help="output folder")
     parser.add_argument("--group-by", metavar="KEY", default=None,
-                        help="metadata key to group clips by (e.g. model, prompt, intensity)")
+                        help="group clips by a manifest column or metadata key (model, prompt_id, intensity, ...) "
+                             "or by path:N, the N-th component of the clip's path (path:-2: its folder)")
+    parser.add_argument("--manifest", type=Path, default=None, metavar="FILE.csv",
+                        help="CSV with a path column (relative to its folder, or absolute) and any others "
+                             "(model, prompt_id, ...), joined to the files; its prompt_ids of the suite "
+                             "(humanscore prompts) add category, intensity and variant")
+    parser.add_argument("--reference", metavar="GROUP", default=None,
+                        help="the --group-by group of real videos: shown as the leaderboard's reference row, "
+                             "not ranked")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="YAML of config overrides: {config name: partial config}")
     parser.add_argument("--fps", type=float, default=None, help="frame rate for files that do not state one")
@@ -115,6 +134,32 @@ def resume_records(contents: LogContents, keys: Sequence[str], log_path: Path) -
     return kept
 
 
+def annotate(metadata: Dict[str, Any], file: Path, path_text: str, manifest: Optional[Manifest],
+             group_by: Optional[str]) -> None:
+    """Add to a clip's ``metadata`` (in place) what the manifest says of its ``file`` (every
+    column but ``path``) and, for a ``path:N`` group key, that component of ``path_text`` (the
+    clip's path as its record shows it), so every report groups by ``metadata[group_by]``."""
+    if manifest is not None:
+        extra = manifest.metadata_for(file) or {}
+        metadata.update({key: value for key, value in extra.items() if key != "path"})
+    if group_by is not None and path_component_index(group_by) is not None:
+        metadata[group_by] = group_value(path_text, metadata, group_by)
+
+
+def manifest_summary(manifest: Manifest, files: Sequence[Path]) -> str:
+    """The manifest's join with the files, in a line or three: how many files it matched,
+    the files without a row and the rows without a file (the first few of each), and its
+    prompt_ids that are not in the suite."""
+    missing = unmatched(manifest, files)
+    lines = [f"manifest {manifest.path}: {len(files) - len(missing['files'])} of {len(files)} files matched"]
+    for what, items in (("files without a row", missing["files"]), ("rows naming no file given", missing["rows"]),
+                        ("prompt_ids not in the suite (humanscore prompts)", manifest.unknown_prompts())):
+        if items:
+            shown = ", ".join(items[:3]) + (f", ... ({len(items) - 3} more)" if len(items) > 3 else "")
+            lines.append(f"  {len(items)} {what}: {shown}")
+    return "\n".join(lines)
+
+
 class RunRecords:
     """The records of a run, by file, each finished file appended to the record log.
 
@@ -124,14 +169,19 @@ class RunRecords:
     Args:
         keys: the run's files' :func:`file_key`, in order. log: the open record log.
         kept: file position -> records kept by ``--resume`` (finished, already in the log).
+        progress: a bar advanced by one per finished file, its postfix the frames scored
+            (so it moves as clips are scored, not as files are read).
     """
 
-    def __init__(self, keys: Sequence[str], log: RecordLog, kept: Optional[Dict[int, List[Record]]] = None):
+    def __init__(self, keys: Sequence[str], log: RecordLog, kept: Optional[Dict[int, List[Record]]] = None,
+                 progress: Optional[tqdm] = None):
         self.keys = list(keys)
         self.log = log
         self.done: Dict[int, List[Record]] = dict(kept or {})
         self.expected: Dict[int, int] = {}
         self.partial: Dict[int, List[Record]] = {}
+        self.progress = progress
+        self.frames_scored = 0
 
     def records(self) -> List[Record]:
         """Every finished file's records, in file order."""
@@ -153,6 +203,10 @@ class RunRecords:
             raise OutputUnusableError(f"cannot append to {self.log.path} ({exc.strerror or exc}); the "
                                       f"{len(self.done)} files finished are in it: rerun with --resume "
                                       f"once it can be written") from exc
+        if self.progress is not None:
+            self.frames_scored += sum(r["num_frames"] for r in records)
+            self.progress.set_postfix_str(f"{self.frames_scored} frames scored", refresh=False)
+            self.progress.update(1)
 
     def expect(self, index: int, count: int) -> None:
         """File ``index`` was read into ``count`` sequences, to be scored."""
@@ -198,9 +252,10 @@ def default_fps_summary(records: Sequence[Record]) -> str:
 
 
 def _score_locally(todo: List[int], files: Sequence[Path], run_records: RunRecords, args: argparse.Namespace,
-                   body, device: str, collector: TraceCollector) -> None:
+                   body, device: str, collector: TraceCollector, manifest: Optional[Manifest]) -> None:
     """Read and score the files at positions ``todo`` in this process; each file's records go
-    to the log as it finishes."""
+    to the log as it finishes. Each clip's metadata gets its manifest columns and group key
+    before scoring, so the traces are grouped as the records are."""
     pending: List[Dict[str, Any]] = []
     owners: List[int] = []
 
@@ -217,11 +272,15 @@ def _score_locally(todo: List[int], files: Sequence[Path], run_records: RunRecor
         pending.clear()
         owners.clear()
 
-    for index in tqdm(todo, desc="evaluate", unit="file", file=sys.stderr):
+    for index in todo:
         sequences, failure = read_file_or_error(files[index], args.fps, args.opensim_model)
         if failure is not None:
             run_records.finish(index, [failure])
             continue
+        for sequence in sequences:
+            metadata = sequence.setdefault("metadata", {})
+            annotate(metadata, files[index], printable_text(str(metadata.get("path", files[index]))), manifest,
+                     args.group_by)
         run_records.expect(index, len(sequences))
         pending.extend(sequences)
         owners.extend([index] * len(sequences))
@@ -242,7 +301,7 @@ def _score_distributed(fabric, todo: List[int], files: Sequence[Path], run_recor
 
 
 def _write_results(records: List[Record], output: OutputFolder, group_by: Optional[str],
-                   collector: TraceCollector, body) -> None:
+                   collector: TraceCollector, body, reference: Optional[str] = None) -> None:
     """results.json, results.csv, the report with its plots and (with ``group_by``) groups.csv.
 
     Raises:
@@ -251,7 +310,7 @@ def _write_results(records: List[Record], output: OutputFolder, group_by: Option
     try:
         write_json(records, output.path / "results.json")
         write_csv(records, output.path / "results.csv")
-        write_report(records, output.path, group_by, collector, body)
+        write_report(records, output.path, group_by, collector, body, reference=reference)
         if group_by:
             write_groups(records, group_by, output.path)
     except OSError as exc:
@@ -265,9 +324,18 @@ def run(args: argparse.Namespace) -> int:
     (the other exit codes: see the module docstring)."""
     if args.batch_size <= 0:
         raise HumanScoreError(f"--batch-size: expected a positive integer, got {args.batch_size}")
-    files = find_motion_files(args.paths)
+    if args.group_by is not None:
+        path_component_index(args.group_by)  # a malformed path:N is a usage error before any work
+    if args.reference is not None and args.group_by is None:
+        raise HumanScoreError("--reference names a group of --group-by KEY: give --group-by too")
+    manifest = read_manifest(args.manifest) if args.manifest is not None else None
+    if not args.paths and manifest is None:
+        raise HumanScoreError("expected PATH... or --manifest FILE.csv")
+    files = find_motion_files(args.paths) if args.paths else manifest.files()
     if not files:
-        raise HumanScoreError(f"no motion files found in {args.paths}")
+        raise HumanScoreError(f"no motion files found in {args.paths or args.manifest}")
+    if manifest is not None:
+        print(manifest_summary(manifest, files), file=sys.stderr)
     if is_distributed(args.devices, args.num_nodes) and args.opensim_model is not None:
         raise HumanScoreError("--opensim-model is not supported with --devices/--num-nodes; "
                               "put the .osim next to the .mot files instead (it is found there)")
@@ -286,8 +354,9 @@ def run(args: argparse.Namespace) -> int:
         # Before loading the body: a bad log is reported at once.
         contents = read_record_log(output.log_path) if args.resume else LogContents()
         kept = resume_records(contents, keys, output.log_path) if args.resume else {}
-        run_records = RunRecords(keys, output.open_log(keep=contents.length), kept)
         todo = [i for i in range(len(files)) if i not in kept]
+        progress = tqdm(total=len(todo), desc="scoring", unit="file", file=sys.stderr)
+        run_records = RunRecords(keys, output.open_log(keep=contents.length), kept, progress)
         with config_overrides(args.config):
             try:
                 if fabric is not None:
@@ -295,18 +364,27 @@ def run(args: argparse.Namespace) -> int:
                     body = load_body(args.body)
                 else:
                     body = load_body(args.body)
-                    _score_locally(todo, files, run_records, args, body, device, collector)
+                    _score_locally(todo, files, run_records, args, body, device, collector, manifest)
             except (KeyboardInterrupt, Terminated):
+                progress.close()  # before the message, so the bar does not end its line
                 done = len(run_records.done)
                 print(f"\ninterrupted: {done} finished file{'s' if done != 1 else ''} logged in {output.log_path}; "
                       f"rerun with --resume to score the rest and write the results", file=sys.stderr)
                 raise
+            finally:
+                progress.close()
+            # Resumed and distributed records too: the manifest as it is now, the group key.
+            for index, file_records in run_records.done.items():
+                for record in file_records:
+                    annotate(record.setdefault("metadata", {}), files[index], record["path"], manifest, args.group_by)
             records = run_records.records()
             # Inside the overrides: timelines and renders use the configured thresholds.
-            _write_results(records, output, args.group_by, collector, body.to(device))
+            _write_results(records, output, args.group_by, collector, body.to(device), args.reference)
     print(console_table(records))
-    print(leaderboard_text(leaderboard_rows(records, args.group_by), args.group_by))
+    print(leaderboard_text(rank_rows(leaderboard_rows(records, args.group_by), args.reference), args.group_by))
     failed = sum(r["error"] is not None for r in records)
+    if args.reference is not None and not any(group_name(r, args.group_by) == args.reference for r in records):
+        print(f"--reference {args.reference}: no clip is in that group of --group-by {args.group_by}", file=sys.stderr)
     for summary in (default_fps_summary(records), failure_summary(records)):
         if summary:
             print(summary, file=sys.stderr)

@@ -2,9 +2,15 @@
 
 One list of blocks (headings, text, tables, images) is written in both formats, so the two
 always say the same thing. Contents: the leaderboard (one row per group, tier columns,
-overall), the tier radar, the per-metric bars, per-frame violation timelines of the worst clip
-of each group, renders of the worst frames (penetrating faces, out-of-range joints), and the
-per-clip scores.
+overall), the benchmark sections (:mod:`~humanscore_torch.report.benchmark_sections`: intervals
+and rank stability, scores by prompt intensity and variant, spread, raw values with units, frame
+rates and conversions), the tier radar, the per-metric bars, per-frame violation timelines of
+the worst clip of each group, renders of the worst frames (penetrating faces, out-of-range
+joints), and the per-clip scores.
+
+The HTML fits a 1,400 px window: the page is at most :data:`PAGE_WIDTH_PX` wide, headers
+wrap, the clip column breaks long paths, and a table that is still wider scrolls inside its
+own box instead of pushing columns off the page.
 """
 
 from __future__ import annotations
@@ -16,12 +22,26 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..body.model import BodyModel
 from ..evaluation import OVERALL_KEY
 from ..registry import DISPLAY_NAMES, METRIC_KEYS, TIERS
+from .benchmark_sections import benchmark_blocks, ranked_leaderboard
 from .leaderboard import leaderboard_rows, leaderboard_table
 from .plots import metric_bars, tier_radar, violation_timelines
+from .results import clip_labels, common_folder
 from .traces import TraceCollector, thresholds
 from .worst_frames import render_worst_frame
 
 Block = Tuple[str, Any]  # ("h1"|"h2"|"p"|"table"|"img", content)
+PAGE_WIDTH_PX = 1300  # the body's max-width: a 1,400 px window less margins and a scroll bar
+# Widest a cell grows (em of the table's font) before its text wraps, anywhere if it must
+# (a long path, a group name): cells and headers.
+CELL_MAX_EM = 12
+HEADER_MAX_EM = 9
+STYLE = (f"body{{font-family:sans-serif;max-width:{PAGE_WIDTH_PX}px;margin:2em auto;padding:0 1em}}"
+         ".table{overflow-x:auto;max-width:100%}"
+         "table{border-collapse:collapse;font-size:0.8em}"
+         "td,th{border:1px solid #ccc;padding:2px 5px;text-align:right;vertical-align:top;overflow-wrap:anywhere}"
+         f"td{{max-width:{CELL_MAX_EM}em}}th{{max-width:{HEADER_MAX_EM}em}}"
+         "td:first-child,th:first-child,td:nth-child(2),th:nth-child(2){text-align:left}"
+         "img{max-width:100%}figcaption{font-size:0.85em;color:#555}")
 
 
 def _cell(value: Optional[float]) -> str:
@@ -31,13 +51,14 @@ def _cell(value: Optional[float]) -> str:
 def _clip_table(records: Sequence[Dict[str, Any]], key: Optional[str]) -> List[List[str]]:
     columns = [OVERALL_KEY, *TIERS, *METRIC_KEYS]
     table = [["clip", *([key] if key else []), "frames", *[DISPLAY_NAMES[c] for c in columns]]]
+    labels = dict(zip(map(id, records), clip_labels([r["path"] for r in records])))
     ordered = sorted(records, key=lambda r: (r["scores"][OVERALL_KEY] is None, r["scores"][OVERALL_KEY] or 0.0))
     for r in ordered:
         group = [str(r.get("metadata", {}).get(key, "(none)"))] if key else []
         if r["error"]:
-            table.append([r["path"], *group, "-", f"error: {r['error']}", *[""] * (len(columns) - 1)])
+            table.append([labels[id(r)], *group, "-", f"error: {r['error']}", *[""] * (len(columns) - 1)])
         else:
-            table.append([r["path"], *group, str(r["num_frames"]), *[_cell(r["scores"].get(c)) for c in columns]])
+            table.append([labels[id(r)], *group, str(r["num_frames"]), *[_cell(r["scores"].get(c)) for c in columns]])
     return table
 
 
@@ -63,19 +84,17 @@ def _markdown(blocks: Sequence[Block]) -> str:
 
 def _html(blocks: Sequence[Block], title: str) -> str:
     out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-           "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px;"
-           "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-           "figcaption{font-size:0.85em;color:#555}</style>", "</head><body>"]
+           f"<style>{STYLE}</style>", "</head><body>"]
     for kind, content in blocks:
         if kind in ("h1", "h2"):
             out.append(f"<{kind}>{html.escape(content)}</{kind}>")
         elif kind == "p":
             out.append(f"<p>{html.escape(content)}</p>")
         elif kind == "table":
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in content[0]) + "</tr>")
+            out.append("<div class='table'><table><tr>"
+                       + "".join(f"<th>{html.escape(c)}</th>" for c in content[0]) + "</tr>")
             out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in content[1:]]
-            out.append("</table>")
+            out.append("</table></div>")
         elif kind == "img":
             path, caption = content
             out.append(f"<figure><img src='{html.escape(path)}' alt='{html.escape(caption)}'>"
@@ -111,13 +130,14 @@ def write_plots(records: Sequence[Dict[str, Any]], output: Path, group_by: Optio
 
 def write_report(records: Sequence[Dict[str, Any]], output: Path, group_by: Optional[str] = None,
                  collector: Optional[TraceCollector] = None, body: Optional[BodyModel] = None,
-                 title: str = "HumanScore evaluation") -> Dict[str, List[Path]]:
+                 title: str = "HumanScore evaluation", reference: Optional[str] = None) -> Dict[str, List[Path]]:
     """Write ``report.md``, ``report.html`` and their plots into ``output``.
 
     Args:
         records: results.json records. group_by: the metadata key of the leaderboard rows.
         collector: the traces gathered while scoring (timelines and worst frames need them).
         body: the body the clips were scored on (worst-frame renders need it).
+        reference: the group of real videos, shown unranked below the leaderboard's rows.
 
     Returns:
         the plots written, by kind, plus ``report`` -> [report.md, report.html].
@@ -125,15 +145,19 @@ def write_report(records: Sequence[Dict[str, Any]], output: Path, group_by: Opti
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     plots = write_plots(records, output, group_by, collector, body)
-    rows = leaderboard_rows(records, group_by)
+    rows = ranked_leaderboard(records, group_by, reference)
     failed = sum(r["error"] is not None for r in records)
     blocks: List[Block] = [
         ("h1", title),
         ("p", f"{len(records)} clips, {failed} failed. Scores are 0-100 (higher is better); n/c = not computed. "
-              f"Tier = mean of its computed metrics; HumanScore = mean of the tiers."),
+              f"Tier = mean of its computed metrics; HumanScore = mean of the tiers."
+              + (f" Clip paths are relative to {common}." if (common := common_folder([r["path"] for r in records]))
+                 else "")),
         ("h2", f"Leaderboard (by {group_by})" if group_by else "Leaderboard"),
         ("table", leaderboard_table(rows, group_by)),
     ]
+    sections, benchmark_plots = benchmark_blocks(records, output, group_by, reference, rows)
+    blocks += sections
     captions = {
         "radar": "Metric scores per group, axes grouped by tier",
         "bars": "Overall, tier and metric scores per group",
@@ -145,6 +169,7 @@ def write_report(records: Sequence[Dict[str, Any]], output: Path, group_by: Opti
             blocks.append(("h2", captions[kind]))
             blocks += [("img", (p.relative_to(output).as_posix(), f"{captions[kind]}: {p.stem}")) for p in paths]
     blocks += [("h2", "Per-clip scores (lowest first)"), ("table", _clip_table(records, group_by))]
+    plots.update(benchmark_plots)
     (output / "report.md").write_text(_markdown(blocks))
     (output / "report.html").write_text(_html(blocks, title))
     plots["report"] = [output / "report.md", output / "report.html"]

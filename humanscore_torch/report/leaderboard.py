@@ -35,13 +35,19 @@ def _cell(value: Optional[float]) -> str:
     return "n/c" if value is None else f"{value:.1f}"
 
 
+def _rank(row: Dict[str, Any]) -> str:
+    """A row's rank; ``ref`` for an unranked reference row (rank None, see
+    :func:`~humanscore_torch.report.benchmark_sections.ranked_leaderboard`)."""
+    return "ref" if row["rank"] is None else str(row["rank"])
+
+
 def leaderboard_table(rows: Sequence[Dict[str, Any]], key: Optional[str]) -> List[List[str]]:
     """The full table as strings, header first: rank, group, scored/clips, then per tier its
     metrics and the tier score, then the overall HumanScore."""
     columns = [c for tier, keys in TIERS.items() for c in (*keys, tier)] + [OVERALL_KEY]
     table = [["rank", key or "group", "scored", *[COLUMN_NAMES[c] for c in columns]]]
     for row in rows:
-        table.append([str(row["rank"]), row["group"], f"{row['clips'] - row['failed']}/{row['clips']}",
+        table.append([_rank(row), row["group"], f"{row['clips'] - row['failed']}/{row['clips']}",
                       *[_cell(row[c]) for c in columns]])
     return table
 
@@ -55,6 +61,6 @@ def leaderboard_text(rows: Sequence[Dict[str, Any]], key: Optional[str]) -> str:
     lines = [f"{'rank':>4}  {name:<{width}}  {'scored':>7}  " + "  ".join(f"{c:>10}" for c in columns)]
     for row in rows:
         scored = f"{row['clips'] - row['failed']}/{row['clips']}"
-        lines.append(f"{row['rank']:>4}  {row['group']:<{width}}  {scored:>7}  "
+        lines.append(f"{_rank(row):>4}  {row['group']:<{width}}  {scored:>7}  "
                      + "  ".join(f"{_cell(row[c]):>10}" for c in columns))
     return "\n".join(lines)

@@ -15,6 +15,17 @@ from ..registry import METRIC_KEYS, TIERS
 SCORE_COLUMNS = [OVERALL_KEY, *TIERS, *METRIC_KEYS]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula (a file name or
+    a manifest value like ``=HYPERLINK(...)``, both untrusted) gets a leading apostrophe, the
+    spreadsheets' mark for literal text; numbers and other text are kept."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     return "n/c" if value is None else f"{value:.{digits}f}"
 
@@ -58,14 +69,32 @@ def write_csv(records: Sequence[Dict[str, Any]], path: Path) -> None:
     writer.writerow(header)
     for r in records:
         raw = [None if r["raw"].get(k) is None else r["raw"][k]["value"] for k in METRIC_KEYS]
-        writer.writerow([r["path"], r["num_frames"], r["fps"]]
-                        + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [r["error"]])
+        writer.writerow([spreadsheet_text(r["path"]), r["num_frames"], r["fps"]]
+                        + [r["scores"].get(k) for k in SCORE_COLUMNS] + raw + [spreadsheet_text(r["error"])])
     write_text_atomic(path, buffer.getvalue())
 
 
+def common_folder(paths: Sequence[str]) -> str:
+    """The deepest folder holding every path ("" when they share none, or for one path
+    without a folder), what :func:`clip_labels` leaves out."""
+    folders = [os.path.dirname(p) for p in paths]
+    if not folders or any(not f for f in folders) or len({os.path.isabs(p) for p in paths}) > 1:
+        return ""
+    return os.path.commonpath(folders)
+
+
+def clip_labels(paths: Sequence[str]) -> List[str]:
+    """The paths without their :func:`common_folder`, so files of one name in per-model
+    folders stay apart (``gvhmr/hmr4d_results.pt``, ``wham/hmr4d_results.pt``) and the rest
+    is short."""
+    common = common_folder(paths)
+    return [os.path.relpath(p, common) if common else p for p in paths]
+
+
 def console_table(records: Sequence[Dict[str, Any]]) -> str:
-    """A fixed-width table of scores (0-100, ``n/c`` = not computed), one row per clip."""
-    names = [Path(r["path"]).name if "/" in r["path"] else r["path"] for r in records]
+    """A fixed-width table of scores (0-100, ``n/c`` = not computed), one row per clip, clips
+    named by :func:`clip_labels`."""
+    names = clip_labels([r["path"] for r in records])
     width = max([len("clip")] + [len(n) for n in names])
     short = {OVERALL_KEY: "overall", "bone_length_consistency": "bone_len", "range_of_motion": "rom",
              "self_penetration": "penetr", "newtonian_plausibility": "newton", "artifact_rate": "artifact"}
@@ -132,7 +161,7 @@ def write_groups(records: Sequence[Dict[str, Any]], key: str, output: Path) -> s
     with open(output / "groups.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["group", "clips", "failed", *SCORE_COLUMNS])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**row, "group": spreadsheet_text(row["group"])} for row in rows)
     width = max([len(key)] + [len(r["group"]) for r in rows])
     lines = [f"{key:<{width}}  {'clips':>5}  " + "  ".join(f"{c[:10]:>10}" for c in SCORE_COLUMNS)]
     for r in rows:
