@@ -1,14 +1,9 @@
-"""Figures of the embedded default body: at rest and in a mid-stride walking pose.
-
-    python -m humanscore_torch.report.body_figures docs/
-
-writes ``docs/default_body_rest.png`` and ``docs/default_body_walk.png`` (front and side views
-in one image each, joints marked).
+"""Figures of the embedded default body: at rest and in a mid-stride walking pose (front and
+side views in one image each, joints marked); ``tools/make_body_figures.py`` writes them to docs/.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -81,18 +76,3 @@ def write_body_figures(out_dir: Path, body: Optional[BodyModel] = None) -> List[
                     title="default body, mid-stride walking pose"),
     ]
     return paths
-
-
-def main(argv=None) -> int:
-    """Command line: write the default-body figures into ``out_dir``, print their paths and
-    return the exit code 0."""
-    parser = argparse.ArgumentParser(description="Write figures of the embedded default body.")
-    parser.add_argument("out_dir", type=Path, help="folder for default_body_rest.png and default_body_walk.png")
-    args = parser.parse_args(argv)
-    for path in write_body_figures(args.out_dir):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
