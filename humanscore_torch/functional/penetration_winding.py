@@ -65,6 +65,7 @@ def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slo
     clusters = structure.clusters
     triangles = verts[:, structure.faces]  # (H, F, 3, 3)
     num_frames, num_clusters = verts.shape[0], clusters.num_clusters
+    n_faces = structure.faces.shape[0]
     of_face = clusters.cluster_of_face
     area_normal = 0.5 * torch.linalg.cross(triangles[:, :, 1] - triangles[:, :, 0],
                                            triangles[:, :, 2] - triangles[:, :, 0])  # (H, F, 3)
@@ -77,24 +78,28 @@ def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slo
     reach = (triangles - cluster_centre[:, of_face, None]).norm(dim=-1).amax(-1)  # (H, F)
     cluster_reach = _FAR_FIELD * reach.new_zeros(num_frames, num_clusters).scatter_reduce(
         1, of_face.expand_as(reach), reach, "amax")
-    points = verts[slot, vertex]
-    # Which clusters count for each query: those of the parts its own part may not touch.
-    counted = ~structure.may_touch[structure.vertex_parts[vertex]]  # (Q, P)
+    # Coordinate-major (H, 3, K) rows: a query block takes its meshes' clusters with one
+    # contiguous row copy each (index_select), then everything is elementwise over (q, K).
+    centre_rows, normal_rows = cluster_centre.transpose(1, 2).contiguous(), cluster_normal.transpose(1, 2).contiguous()
+    # Which clusters count for each part: those of the parts it may not touch (P, K).
+    counted_by_part = ~structure.may_touch[:, clusters.cluster_part]
+    points, query_part = verts[slot, vertex], structure.vertex_parts[vertex]
     total = points.new_zeros(points.shape[0])
     per_block = max(1, QUERY_BLOCK // num_clusters)
     for lo in range(0, points.shape[0], per_block):
-        s, p = slot[lo:lo + per_block], points[lo:lo + per_block]
-        counts = counted[lo:lo + per_block][:, clusters.cluster_part]  # (q, K)
-        offset = cluster_centre[s] - p[:, None]  # (q, K, 3)
-        distance = offset.norm(dim=-1)
-        far = distance > cluster_reach[s]
-        dipole = (cluster_normal[s] * offset).sum(-1) / distance.pow(3)
-        total[lo:lo + per_block] = torch.where(counts & far, dipole, 0.0).sum(1)
+        s, p = slot[lo:lo + per_block], points[lo:lo + per_block]  # (q,), (q, 3)
+        counts = counted_by_part.index_select(0, query_part[lo:lo + per_block])  # (q, K)
+        centre, normal = centre_rows.index_select(0, s), normal_rows.index_select(0, s)  # (q, 3, K)
+        ox, oy, oz = (centre[:, k] - p[:, k, None] for k in range(3))  # offsets (q, K)
+        distance = (ox * ox).addcmul_(oy, oy).addcmul_(oz, oz).sqrt_()
+        far = distance > cluster_reach.index_select(0, s)
+        dipole = ox.mul_(normal[:, 0]).addcmul_(oy, normal[:, 1]).addcmul_(oz, normal[:, 2]).div_(distance.pow(3))
+        total[lo:lo + per_block] = dipole.masked_fill_(~(counts & far), 0.0).sum(1)
         # Near clusters: the exact sum over their faces (the only data-dependent list).
         q, c = (counts & ~far).nonzero(as_tuple=True)
         row, j = expand_counts(clusters.cluster_size[c])
         q, f = q[row], clusters.cluster_faces[clusters.cluster_start[c[row]] + j]
-        total.index_add_(0, q + lo, _solid_angles(p[q], triangles[s[q], f]))
+        total.index_add_(0, q + lo, _solid_angles(p[q], triangles.reshape(-1, 3, 3)[s[q] * n_faces + f]))
     return total / (4.0 * math.pi)
 
 
