@@ -18,7 +18,9 @@ the weights, so it is computed once per body and cached (:func:`part_structure`)
 
 from __future__ import annotations
 
+import hashlib
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -241,10 +243,34 @@ def build_part_structure(
 
 
 _CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[str, PartStructure]]" = weakref.WeakKeyDictionary()
+# Structures by the content of the arrays they derive from, so a body loaded again (every
+# ``load_body`` makes a new BodyModel) does not rebuild its structure; a few bodies at most.
+_BY_CONTENT: "OrderedDict[str, PartStructure]" = OrderedDict()
+_MAX_BODIES_BY_CONTENT = 4
+
+
+def _content_key(body: torch.nn.Module, surface_gap_m: float) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (body.faces, body.v_template, body.weights):
+        digest.update(str((array.dtype, tuple(array.shape))).encode())
+        digest.update(array.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(repr((tuple(body.parents), surface_gap_m)).encode())
+    return digest.hexdigest()
+
+
+def _cached_build(body: torch.nn.Module) -> PartStructure:
+    key = _content_key(body, float(load_config("self_penetration")["parts"]["surface_gap_m"]))
+    if key not in _BY_CONTENT:
+        _BY_CONTENT[key] = build_part_structure(body.faces, body.v_template, body.weights, body.parents)
+        while len(_BY_CONTENT) > _MAX_BODIES_BY_CONTENT:
+            _BY_CONTENT.popitem(last=False)
+    _BY_CONTENT.move_to_end(key)
+    return _BY_CONTENT[key]
 
 
 def part_structure(body: torch.nn.Module, device: Optional[torch.device] = None) -> PartStructure:
-    """The part structure of a BodyModel, computed once per body and cached (per device).
+    """The part structure of a BodyModel, computed once per body and cached (per device, and
+    by the content of its faces, rest vertices and weights across BodyModel instances).
 
     Args:
         body: a :class:`~humanscore_torch.body.BodyModel` (faces, v_template, weights).
@@ -259,7 +285,7 @@ def part_structure(body: torch.nn.Module, device: Optional[torch.device] = None)
         if body.weights.shape[1] != NUM_JOINTS:
             raise BodyModelError(f"{body.name}: expected skinning weights over {NUM_JOINTS} joints, "
                                  f"got {body.weights.shape[1]}")
-        per_device["cpu"] = build_part_structure(body.faces, body.v_template, body.weights, body.parents)
+        per_device["cpu"] = _cached_build(body)
     key = str(device)
     if key not in per_device:
         per_device[key] = per_device["cpu"].to(device)
