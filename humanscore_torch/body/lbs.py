@@ -126,14 +126,19 @@ def skin_vertices(
     skinned = []
     for start in range(0, rest_vertices.shape[0], _SKIN_CHUNK_FRAMES):
         rest = rest_vertices[start:start + _SKIN_CHUNK_FRAMES]
-        blended = torch.einsum("vj,njk->nvk", weights, transform[start:start + _SKIN_CHUNK_FRAMES]).reshape(
-            *rest.shape[:2], 3, 4)
-        skinned.append((blended[..., :3] @ rest[..., None])[..., 0] + blended[..., 3])
+        blended = torch.matmul(weights, transform[start:start + _SKIN_CHUNK_FRAMES]).reshape(
+            *rest.shape[:2], 3, 4)  # (n, V, 3, 4)
+        # The 3x3 rotation times the rest vertex written out (same products and sums, in the
+        # same order, as the matmul): as a batched matmul it is n x V tiny products, 40 % of
+        # posing time.
+        x, y, z = (rest[..., None, k] for k in range(3))
+        skinned.append((blended[..., 0] * x).add_(blended[..., 1] * y).add_(blended[..., 2] * z)
+                       .add_(blended[..., 3]))
     return torch.cat(skinned) if skinned else rest_vertices.clone()
 
 
 def linear_blend_skinning(
-    betas: torch.Tensor,
+    betas: Optional[torch.Tensor],
     rotmats: torch.Tensor,
     v_template: torch.Tensor,
     shapedirs: torch.Tensor,
@@ -147,7 +152,8 @@ def linear_blend_skinning(
     """Shape, pose and skin a body (SMPL's model, root at its rest location, no translation).
 
     Args:
-        betas: (N, K) shape coefficients.
+        betas: (N, K) shape coefficients, or None for the mean shape (the template itself:
+            no shape blend is computed, the rest shape is shared by every frame).
         rotmats: (N, J, 3, 3) local joint rotations, root first.
         v_template: (V, 3); shapedirs: (V, 3, K); posedirs: (P, V * 3) with P = (J - 1) * 9,
             or None for a body without pose correctives; j_regressor: (J, V); weights: (V, J).
@@ -157,11 +163,15 @@ def linear_blend_skinning(
     Returns:
         vertices: (N, V, 3) or None; joints: (N, J, 3).
     """
-    rest_joints = shape_joints(betas, v_template, shapedirs, j_regressor)
+    n = rotmats.shape[0]
+    if betas is None:
+        rest_joints = (j_regressor @ v_template).expand(n, -1, -1)
+    else:
+        rest_joints = shape_joints(betas, v_template, shapedirs, j_regressor)
     world_rot, posed_joints = forward_kinematics(rotmats, rest_joints, parents, levels)
     if not need_vertices:
         return None, posed_joints
-    rest_vertices = shape_vertices(betas, v_template, shapedirs)
+    rest_vertices = v_template.expand(n, -1, -1) if betas is None else shape_vertices(betas, v_template, shapedirs)
     if posedirs is not None:
         rest_vertices = rest_vertices + (pose_feature(rotmats) @ posedirs).reshape(rest_vertices.shape)
     vertices = skin_vertices(rest_vertices, weights, world_rot, rest_joints, posed_joints)

@@ -128,7 +128,7 @@ class BodyModel(nn.Module):
         n = int(np.prod(lead)) if len(lead) else 1
         rotmats = rotmats.reshape(n, NUM_JOINTS, 3, 3)
         if betas is None:
-            betas_full = torch.zeros(n, self.num_betas, dtype=dtype, device=device)
+            betas_full = None  # the mean shape: lbs skips the shape blend
         else:
             if betas.shape[:-1] != lead:
                 raise ShapeError(f"betas: expected shape {tuple(lead) + ('K',)}, got {tuple(betas.shape)}")
