@@ -6,30 +6,11 @@ broad phase and detection (:mod:`.penetration_broad_phase`), exact triangle test
 (:mod:`.penetration_winding`), depth (:mod:`.penetration_depth`); the penalty and the metric
 are here.
 
-1. **Broad phase.** Per frame, the bounding box of each part; a face is *active* when its box
-   meets the box around its part's overlaps with parts it may not touch
-   (:mod:`humanscore_torch.body.parts`). Active
-   faces are entered into every cell of a uniform grid (cell = 1.5 mean face sizes) that
-   their box touches; sorting the (frame, cell, part) keys groups faces sharing a cell, and
-   every pair in a cell of two parts that may not touch, whose boxes overlap, is a candidate
-   (same-part pairs are never generated). A pair is kept only in the cell holding the low
-   corner of its box overlap, so it is tested once.
-2. **Exact test.** Two triangles in general position intersect iff an edge of one crosses
-   the other, decided by signs of 3x3 determinants (orientation predicates) evaluated in
-   float64: 6 vertex-plane determinants reject most pairs, 9 edge-edge determinants decide
-   the rest. Degenerate triangles
-   (zero area) and exactly coplanar pairs (measure zero for posed meshes) are reported as not
-   intersecting.
-3. **Depth.** Every edge of part ``a`` that crosses a face of a part ``a`` may not touch is a
-   barrier; its end behind the nearest crossed face (against the outward normal) is inside.
-   Inside-ness spreads over the edges of ``a`` that cross nothing, so the intersection curves
-   close off the sunken region; this agrees with the generalized winding number with respect
-   to the faces of the parts ``a`` may not touch (tested against libigl) without evaluating it
-   over the whole mesh. Where a curve runs partly between parts that may touch (never
-   tested), the flood can leak; each region's deepest vertex is therefore checked against the
-   winding number, and a region whose check fails is checked vertex by vertex. A vertex's
-   depth is its distance to the nearest face of the parts ``a`` intersects (bounding-sphere
-   pruning, then the exact point-triangle distance).
+1. **Detection**: a uniform-grid broad phase over the faces of parts that may not touch, then
+   the exact triangle test in float64 (degenerate and exactly coplanar pairs do not count).
+2. **Inside vertices**: seeds at the ends of crossing edges, a flood along edges that cross
+   nothing, checked against the generalized winding number (agrees with libigl).
+3. **Depth**: the distance to the nearest face of the part a vertex is inside of.
 4. **Penalty.** Sum of squared depths of the inside vertices: zero when nothing is inside,
    continuously differentiable (depth -> 0 at the surface), its gradient moves each inside
    vertex towards the nearest outside surface and that surface towards the vertex.
