@@ -85,6 +85,8 @@ class FaceClusters:
         cluster_part: (K,) int64 the part of each cluster (a cluster lies in one part).
         middle_face: (K,) int64 a face in the middle of each cluster.
         part_first_cluster, part_clusters: (P,) int64 each part's range of clusters.
+        padded_faces: (K, CLUSTER_SIZE) int64 each cluster's faces, padded with F (one past
+            the last face) where the cluster holds fewer.
     """
 
     cluster_of_face: torch.Tensor
@@ -95,6 +97,7 @@ class FaceClusters:
     middle_face: torch.Tensor
     part_first_cluster: torch.Tensor
     part_clusters: torch.Tensor
+    padded_faces: torch.Tensor
 
     @property
     def num_clusters(self) -> int:
@@ -136,7 +139,9 @@ def face_clusters(rest_vertices: torch.Tensor, faces: torch.Tensor, face_parts: 
     cluster_of_face = torch.empty_like(face_parts).scatter_(0, cluster_faces, sorted_cluster)
     cluster_size = torch.bincount(sorted_cluster, minlength=int(part_clusters.sum()))
     cluster_start = cluster_size.cumsum(0) - cluster_size
-    return FaceClusters(
+    padded_faces = torch.full((cluster_size.numel(), size), faces.shape[0], dtype=torch.long)
+    padded_faces[sorted_cluster, rank % size] = cluster_faces
+    return FaceClusters(padded_faces=padded_faces, 
         cluster_of_face=cluster_of_face, cluster_faces=cluster_faces, cluster_start=cluster_start,
         cluster_size=cluster_size, cluster_part=face_parts[cluster_faces[cluster_start]],
         middle_face=cluster_faces[cluster_start + cluster_size // 2],

@@ -11,7 +11,7 @@ import torch
 from ..body.parts import CLUSTER_SIZE, PartStructure
 from .penetration_triangles import point_triangle_sq_distance
 from .penetration_winding import QUERY_BLOCK
-from .ragged import expand_counts, row_blocks
+from .ragged import expand_counts, row_blocks, take
 
 # Pruning keeps bounds within this of the best upper bound (float rounding, metres).
 _PRUNE_SLACK_M = 1e-6
@@ -62,25 +62,25 @@ def nearest_part_faces(
     for lo, hi in row_blocks(part_clusters[target], QUERY_BLOCK // CLUSTER_SIZE):
         q_rep, k = expand_counts(part_clusters[target[lo:hi]])
         q_rep = q_rep + lo
-        c = part_first[target[q_rep]] + k
-        q_point, s_rep = points[q_rep], slot[q_rep]
+        c = take(part_first, take(target, q_rep)) + k
+        q_point, s_rep = take(points, q_rep), take(slot, q_rep)
         sc = s_rep * num_clusters + c
-        distance = (q_point - cluster_centre[sc]).norm(dim=-1)
+        distance = (q_point - take(cluster_centre, sc)).norm(dim=-1)
         # A face centroid lies on the face: its distance bounds the nearest face's from above.
-        on_face = (q_point - centre[s_rep * n_faces + clusters.middle_face[c]]).norm(dim=-1)
+        on_face = (q_point - take(centre, s_rep * n_faces + take(clusters.middle_face, c))).norm(dim=-1)
         upper = distance.new_full((slot.numel(),), math.inf).scatter_reduce(0, q_rep, on_face, "amin")
-        near = distance - cluster_radius[sc] <= upper[q_rep] + _PRUNE_SLACK_M
-        q_rep, c = q_rep[near], c[near]
-        row, j = expand_counts(cluster_size[c])
-        q_rep, f = q_rep[row], cluster_faces[cluster_start[c[row]] + j]
-        q_point, sf = points[q_rep], slot[q_rep] * n_faces + f
-        distance = (q_point - centre[sf]).norm(dim=-1)
+        near = (distance - take(cluster_radius, sc) <= take(upper, q_rep) + _PRUNE_SLACK_M).nonzero().squeeze(1)
+        q_rep, c = take(q_rep, near), take(c, near)
+        row, j = expand_counts(take(cluster_size, c))
+        q_rep, f = take(q_rep, row), take(cluster_faces, take(cluster_start, take(c, row)) + j)
+        q_point, sf = take(points, q_rep), take(slot, q_rep) * n_faces + f
+        distance = (q_point - take(centre, sf)).norm(dim=-1)
         upper = distance.new_full((slot.numel(),), math.inf).scatter_reduce(0, q_rep, distance, "amin")
-        near = distance - radius[sf] <= upper[q_rep] + _PRUNE_SLACK_M
-        q_rep, f, sf = q_rep[near], f[near], sf[near]
-        sq = point_triangle_sq_distance(points[q_rep], triangles[sf])
+        near = (distance - take(radius, sf) <= take(upper, q_rep) + _PRUNE_SLACK_M).nonzero().squeeze(1)
+        q_rep, f, sf = take(q_rep, near), take(f, near), take(sf, near)
+        sq = point_triangle_sq_distance(take(points, q_rep), take(triangles, sf))
         block_best = best_sq.scatter_reduce(0, q_rep, sq, "amin")
-        at_best = sq == block_best[q_rep]
-        best_face.scatter_reduce_(0, q_rep[at_best], f[at_best], "amax")  # any nearest face
+        at_best = (sq == take(block_best, q_rep)).nonzero().squeeze(1)
+        best_face.scatter_reduce_(0, take(q_rep, at_best), take(f, at_best), "amax")  # any nearest face
         best_sq = block_best
     return best_sq, best_face

@@ -8,7 +8,7 @@ import math
 import torch
 
 from ..body.parts import PartStructure
-from .ragged import expand_counts
+from .ragged import take
 
 # Query x triangle (or cluster) values evaluated at once (bounds memory).
 QUERY_BLOCK = 1 << 20
@@ -16,14 +16,26 @@ QUERY_BLOCK = 1 << 20
 _FAR_FIELD = 2.0
 
 
-def _solid_angles(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
-    """(...,) signed solid angle of triangles (..., 3, 3) seen from points (..., 3), positive
-    from the side the counter-clockwise normal points away from (Van Oosterom & Strackee 1983)."""
-    a, b, c = (triangles[..., k, :] - points for k in range(3))
-    la, lb, lc = a.norm(dim=-1), b.norm(dim=-1), c.norm(dim=-1)
-    numerator = (a * torch.linalg.cross(b, c)).sum(-1)
-    denominator = la * lb * lc + (a * b).sum(-1) * lc + (b * c).sum(-1) * la + (c * a).sum(-1) * lb
+def _solid_angle_of_offsets(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, dim: int) -> torch.Tensor:
+    """Signed solid angle of the triangle whose corners lie at offsets ``a``, ``b``, ``c`` from
+    the viewpoint (coordinates along ``dim``), positive from the side the counter-clockwise
+    normal points away from (Van Oosterom & Strackee 1983); 0 for a degenerate triangle."""
+    # Written out per coordinate: elementwise over whatever layout, no strided reductions.
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = a.unbind(dim), b.unbind(dim), c.unbind(dim)
+
+    def dot(ux, uy, uz, vx, vy, vz):
+        return ux * vx + uy * vy + uz * vz
+
+    la, lb, lc = dot(ax, ay, az, ax, ay, az).sqrt(), dot(bx, by, bz, bx, by, bz).sqrt(), dot(cx, cy, cz, cx, cy, cz).sqrt()
+    numerator = dot(ax, ay, az, by * cz - bz * cy, bz * cx - bx * cz, bx * cy - by * cx)
+    denominator = la * lb * lc + dot(ax, ay, az, bx, by, bz) * lc + dot(bx, by, bz, cx, cy, cz) * la \
+        + dot(cx, cy, cz, ax, ay, az) * lb
     return 2.0 * torch.atan2(numerator, denominator)
+
+
+def _solid_angles(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """(...,) signed solid angle of triangles (..., 3, 3) seen from points (..., 3)."""
+    return _solid_angle_of_offsets(*(triangles[..., k, :] - points for k in range(3)), dim=-1)
 
 
 def winding_numbers(points: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
@@ -65,7 +77,6 @@ def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slo
     clusters = structure.clusters
     triangles = verts[:, structure.faces]  # (H, F, 3, 3)
     num_frames, num_clusters = verts.shape[0], clusters.num_clusters
-    n_faces = structure.faces.shape[0]
     of_face = clusters.cluster_of_face
     area_normal = 0.5 * torch.linalg.cross(triangles[:, :, 1] - triangles[:, :, 0],
                                            triangles[:, :, 2] - triangles[:, :, 0])  # (H, F, 3)
@@ -84,6 +95,9 @@ def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slo
     # Which clusters count for each part: those of the parts it may not touch (P, K).
     counted_by_part = ~structure.may_touch[:, clusters.cluster_part]
     points, query_part = verts[slot, vertex], structure.vertex_parts[vertex]
+    # Every cluster's triangles, padded with a degenerate one (solid angle 0), as (H K, 9, S) rows.
+    padded = torch.cat([triangles, triangles.new_zeros(num_frames, 1, 3, 3)], 1)[:, clusters.padded_faces]
+    cluster_triangles = padded.flatten(3).transpose(2, 3).reshape(num_frames * num_clusters, 9, -1)
     total = points.new_zeros(points.shape[0])
     per_block = max(1, QUERY_BLOCK // num_clusters)
     for lo in range(0, points.shape[0], per_block):
@@ -96,10 +110,12 @@ def fast_part_winding_numbers(verts: torch.Tensor, structure: PartStructure, slo
         dipole = ox.mul_(normal[:, 0]).addcmul_(oy, normal[:, 1]).addcmul_(oz, normal[:, 2]).div_(distance.pow(3))
         total[lo:lo + per_block] = dipole.masked_fill_(~(counts & far), 0.0).sum(1)
         # Near clusters: the exact sum over their faces (the only data-dependent list).
+        # Each is one contiguous row of the cluster's padded triangles, coordinates by face.
         q, c = (counts & ~far).nonzero(as_tuple=True)
-        row, j = expand_counts(clusters.cluster_size[c])
-        q, f = q[row], clusters.cluster_faces[clusters.cluster_start[c[row]] + j]
-        total.index_add_(0, q + lo, _solid_angles(p[q], triangles.reshape(-1, 3, 3)[s[q] * n_faces + f]))
+        corners = take(cluster_triangles, take(s, q) * num_clusters + c)  # (n, 9, CLUSTER_SIZE)
+        viewpoint = take(p, q)[:, :, None]
+        angles = _solid_angle_of_offsets(*(corners[:, 3 * k:3 * k + 3] - viewpoint for k in range(3)), dim=1)
+        total.index_add_(0, q + lo, angles.sum(1))
     return total / (4.0 * math.pi)
 
 

@@ -26,3 +26,9 @@ def row_blocks(cost: torch.Tensor, limit: int) -> List[Tuple[int, int]]:
     bounds = torch.searchsorted(cost.cumsum(0), torch.arange(
         0, int(cost.sum()) + limit, limit, device=cost.device), right=True).tolist()
     return [(lo, hi) for lo, hi in zip([0] + bounds, bounds + [cost.numel()]) if hi > lo]
+
+
+def take(source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``source[index]`` for a 1-D int64 ``index`` along the first axis, as ``index_select``
+    (several times faster than advanced indexing on the CPU: whole rows are copied)."""
+    return source.index_select(0, index)
