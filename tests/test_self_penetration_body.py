@@ -325,3 +325,23 @@ def test_unchecked_parts_from_metadata_takes_subtrees_and_rejects_unknown_names(
     assert set(parts[0].nonzero().squeeze(1).tolist()) == left_out and not bool(parts[1].any())
     with pytest.raises(InputValueError, match="left_pinky"):
         unchecked_parts_from_metadata([{"unmeasured_joints": "left_pinky"}], 24)
+
+
+def test_nearest_part_faces_equal_brute_force_on_contact_heavy_poses(body):
+    from humanscore_torch.functional.penetration_depth import nearest_part_faces, nearest_part_faces_naive
+
+    structure = part_structure(body)
+    global_orient, body_pose, kind = benchmark_poses(20, seed=2)
+    contact = kind != POSE_KINDS.index("relaxed")
+    vertices = pose(body, body_pose[contact], global_orient[contact]).float()
+    g = torch.Generator().manual_seed(0)
+    queries = 400
+    slot = torch.randint(len(vertices), (queries,), generator=g)
+    vertex = torch.randint(vertices.shape[1], (queries,), generator=g)
+    # Targets: parts the vertex's part may not touch (what the inside search asks for).
+    allowed = ~structure.may_touch[structure.vertex_parts[vertex]]
+    target = torch.multinomial(allowed.double(), 1, generator=g)[:, 0]
+    fast = nearest_part_faces(vertices, structure, slot, vertex, target)
+    naive = nearest_part_faces_naive(vertices, structure, slot, vertex, target)
+    assert torch.equal(fast[0], naive[0]) and torch.equal(fast[1], naive[1])
+    assert bool((structure.face_parts[fast[1]] == target).all())

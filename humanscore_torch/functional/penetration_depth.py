@@ -84,3 +84,20 @@ def nearest_part_faces(
         best_face.scatter_reduce_(0, take(q_rep, at_best), take(f, at_best), "amax")  # any nearest face
         best_sq = block_best
     return best_sq, best_face
+
+
+def nearest_part_faces_naive(
+    vertices: torch.Tensor, structure: PartStructure, slot: torch.Tensor, vertex: torch.Tensor,
+    target: torch.Tensor,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`nearest_part_faces` by brute force over every face (the slow twin the tests
+    compare it with): (Q,) squared distance and face, the largest face index among ties.
+    Memory Q x F: for small queries only."""
+    if slot.numel() == 0:
+        return vertices.new_zeros(0), torch.zeros_like(slot)
+    triangles = vertices[slot[:, None, None], structure.faces[None]]  # (Q, F, 3, 3)
+    sq = point_triangle_sq_distance(vertices[slot, vertex][:, None], triangles)
+    sq = sq.masked_fill(structure.face_parts[None] != target[:, None], math.inf)
+    best = sq.amin(1)
+    faces = torch.arange(structure.faces.shape[0], device=slot.device).expand_as(sq)
+    return best, torch.where(sq == best[:, None], faces, -1).amax(1)
