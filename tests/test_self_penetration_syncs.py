@@ -1,12 +1,11 @@
-"""Host synchronisations in the self-penetration hot path: counted on the CPU by wrapping every
-tensor operation that needs the data on the host (``.item()``, ``.tolist()``, ``bool``/``int``
-of a tensor, ``nonzero``, ``unique``, ``repeat_interleave`` without an output size, boolean-mask
-indexing). Their number must not grow with the number of frames: no per-frame sync."""
+"""Host synchronisations in the metrics' hot paths, counted on the CPU (tests/sync_counter.py):
+their number must not grow with the number of frames (no per-frame sync), in self-penetration
+on contact-heavy poses and in every metric of the suite on a synthetic clip."""
 
 from __future__ import annotations
 
-import contextlib
-import math
+import os
+import sys
 from collections import Counter
 
 import pytest
@@ -18,44 +17,13 @@ from humanscore_torch.body.files import DEFAULT_BODY_PATH
 from humanscore_torch.body.parts import part_structure
 from humanscore_torch.functional import penetration_winding
 from humanscore_torch.functional.self_penetration import _self_penetration_update
+from humanscore_torch.motion import MotionBatch
+from humanscore_torch.suite import available_metrics
+from humanscore_torch.synthetic.clips import clean_clip
 
-_METHODS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "unique", "unique_consecutive")
-_FUNCTIONS = ("nonzero", "unique", "unique_consecutive", "masked_select")
+sys.path.insert(0, os.path.dirname(__file__))
 
-
-def _is_bool_index(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in items)
-
-
-@contextlib.contextmanager
-def count_host_syncs():
-    """Counter of the operations that synchronise with the host, by name, while active."""
-    counts: Counter = Counter()
-    saved = []
-
-    def wrap(owner, name, needs_sync=lambda *a, **k: True):
-        original = getattr(owner, name)
-        saved.append((owner, name, original))
-
-        def counted(*args, **kwargs):
-            if needs_sync(*args, **kwargs):
-                counts[name] += 1
-            return original(*args, **kwargs)
-        setattr(owner, name, counted)
-
-    for name in _METHODS:
-        wrap(torch.Tensor, name)
-    for name in _FUNCTIONS:
-        wrap(torch, name)
-    wrap(torch, "repeat_interleave", lambda x, repeats=None, *a, **k: "output_size" not in k and (
-        repeats is None or isinstance(repeats, torch.Tensor)))
-    wrap(torch.Tensor, "__getitem__", lambda self, index: _is_bool_index(index))
-    try:
-        yield counts
-    finally:
-        for owner, name, original in reversed(saved):
-            setattr(owner, name, original)
+from sync_counter import count_host_syncs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +57,18 @@ def test_self_penetration_syncs_do_not_grow_with_frames(body, monkeypatch):
         assert bool(out["penetrating"].all()) and int(out["num_face_pairs"][0, 0]) > 0
         found[frames] = counts
     assert found[6] == found[1], (found[1], found[6])
+
+
+@pytest.mark.parametrize("key", sorted(available_metrics()))
+def test_metric_syncs_do_not_grow_with_frames(body, key):
+    # 9 and 15 frames: within one broad-phase chunk of self-penetration (``chunk_frames``,
+    # which bounds memory and syncs once per chunk).
+    metric = available_metrics()[key]
+    metric(MotionBatch.from_sequences([clean_clip("walk", seconds=0.3)]), body)  # per-body caches built
+    found = {}
+    for seconds in (0.3, 0.5):
+        batch = MotionBatch.from_sequences([clean_clip("walk", seconds=seconds)])
+        with count_host_syncs() as counts:
+            metric(batch, body)
+        found[seconds] = counts
+    assert found[0.5] == found[0.3], (found[0.3], found[0.5])
