@@ -52,7 +52,8 @@ def _candidate_pairs(
     """
     n_frames, n_faces = triangles.shape[:2]
     parts, num_parts = structure.face_parts, structure.num_parts
-    lo, hi = triangles.amin(2), triangles.amax(2)  # (N, F, 3)
+    a, b, c = triangles.unbind(2)  # elementwise: faster than a reduction over the corner axis
+    lo, hi = torch.minimum(torch.minimum(a, b), c), torch.maximum(torch.maximum(a, b), c)  # (N, F, 3)
     index = parts[None, :, None].expand(n_frames, n_faces, 3)
     part_lo = lo.new_full((n_frames, num_parts, 3), math.inf).scatter_reduce(1, index, lo, "amin")
     part_hi = hi.new_full((n_frames, num_parts, 3), -math.inf).scatter_reduce(1, index, hi, "amax")
@@ -63,7 +64,7 @@ def _candidate_pairs(
     real = (overlap_lo <= overlap_hi).all(-1) & ~structure.may_touch  # (N, P, P)
     zone_lo = torch.where(real[..., None], overlap_lo, math.inf).amin(2)  # (N, P, 3)
     zone_hi = torch.where(real[..., None], overlap_hi, -math.inf).amax(2)
-    active = _box_overlap(lo, hi, zone_lo[:, parts], zone_hi[:, parts])  # (N, F)
+    active = _box_overlap(lo, hi, zone_lo.index_select(1, parts), zone_hi.index_select(1, parts))  # (N, F)
     frame, face = active.nonzero(as_tuple=True)
     empty = frame.new_zeros(0)
     if frame.numel() < 2:
@@ -150,10 +151,12 @@ def find_self_intersections(
     if chunk_frames is None:
         chunk_frames = int(load_config("self_penetration")["detection"]["chunk_frames"])
     structure = structure.to(vertices.device)
+    corners = structure.faces.reshape(-1)
     found = []
     with torch.no_grad():
         for start in range(0, vertices.shape[0], chunk_frames):
-            triangles = vertices[start:start + chunk_frames, structure.faces]
+            chunk = vertices[start:start + chunk_frames]
+            triangles = chunk.index_select(1, corners).reshape(chunk.shape[0], -1, 3, 3)  # (n, F, 3, 3)
             frame, fa, fb = _candidate_pairs(triangles, structure)
             hit = triangles_intersect(triangles[frame, fa], triangles[frame, fb])
             found.append((frame[hit] + start, torch.minimum(fa[hit], fb[hit]), torch.maximum(fa[hit], fb[hit])))

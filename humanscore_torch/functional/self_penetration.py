@@ -69,7 +69,8 @@ def _check_vertices(vertices: torch.Tensor, mask: Optional[torch.Tensor], struct
         raise ShapeError(f"mask: expected dtype torch.bool, got {mask.dtype}")
     if torch.finfo(vertices.dtype).bits < 32:
         vertices = vertices.float()
-    usable = (torch.isfinite(vertices) & (vertices.abs() <= MAX_COORDINATE_M)).all(-1).all(-1)
+    # One pass: a NaN propagates through amax and an inf exceeds the bound, so both fail.
+    usable = vertices.abs().amax((-1, -2)) <= MAX_COORDINATE_M
     vertices = torch.where(usable[..., None, None], vertices, torch.zeros_like(vertices))
     return vertices, mask & usable
 
