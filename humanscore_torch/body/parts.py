@@ -46,6 +46,7 @@ class PartStructure:
         outward: () +1.0 when the faces wind counter-clockwise seen from outside (positive
             enclosed volume at rest), -1.0 otherwise.
         clusters: each part's faces in small compact clusters (:class:`FaceClusters`).
+        adjacency: the edges around each vertex (:class:`EdgeAdjacency`).
     """
 
     faces: torch.Tensor
@@ -56,6 +57,7 @@ class PartStructure:
     face_edges: torch.Tensor
     outward: torch.Tensor
     clusters: "FaceClusters"
+    adjacency: "EdgeAdjacency"
 
     @property
     def num_parts(self) -> int:
@@ -65,6 +67,37 @@ class PartStructure:
     def to(self, device: torch.device) -> "PartStructure":
         """The same structure with every tensor on ``device``."""
         return PartStructure(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class EdgeAdjacency:
+    """The mesh edges around each vertex, as arcs (an edge seen from one of its ends) grouped by
+    vertex: vertex v's arcs are ``first_arc[v] .. first_arc[v] + degree[v] - 1``.
+
+    Attributes:
+        degree, first_arc: (V,) int64.
+        arc_end: (2E,) int64 the vertex each arc leads to.
+        arc_edge: (2E,) int64 the edge (index into ``PartStructure.edges``) of each arc.
+    """
+
+    degree: torch.Tensor
+    first_arc: torch.Tensor
+    arc_end: torch.Tensor
+    arc_edge: torch.Tensor
+
+    @staticmethod
+    def of(edges: torch.Tensor, num_vertices: int) -> "EdgeAdjacency":
+        """The adjacency of undirected ``edges`` (E, 2) over ``num_vertices`` vertices."""
+        src = torch.cat([edges[:, 0], edges[:, 1]])
+        order = src.argsort()
+        degree = torch.bincount(src, minlength=num_vertices)
+        return EdgeAdjacency(degree=degree, first_arc=degree.cumsum(0) - degree,
+                             arc_end=torch.cat([edges[:, 1], edges[:, 0]])[order],
+                             arc_edge=torch.arange(edges.shape[0]).repeat(2)[order])
+
+    def to(self, device: torch.device) -> "EdgeAdjacency":
+        """The same adjacency with every tensor on ``device``."""
+        return EdgeAdjacency(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
 # Faces per cluster of the nearest-face search and the fast winding numbers (fastest of 16,
@@ -244,7 +277,8 @@ def build_part_structure(
     volume = torch.linalg.cross(a, b, dim=-1).mul(c).sum() / 6.0
     return PartStructure(faces=faces, vertex_parts=vertex_parts, face_parts=face_parts, may_touch=may_touch,
                          edges=edges, face_edges=face_edges, outward=torch.sign(volume).float(),
-                         clusters=face_clusters(rest, faces, face_parts, num_parts))
+                         clusters=face_clusters(rest, faces, face_parts, num_parts),
+                         adjacency=EdgeAdjacency.of(edges, rest.shape[0]))
 
 
 _CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[str, PartStructure]]" = weakref.WeakKeyDictionary()

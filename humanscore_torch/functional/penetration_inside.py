@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..body.parts import PartStructure
+from ..body.parts import EdgeAdjacency, PartStructure
 from .penetration_broad_phase import SelfIntersections
 from .penetration_depth import nearest_part_faces
 from .penetration_triangles import edge_crossings, orient
@@ -47,7 +47,7 @@ class InsideVertices:
     depth: torch.Tensor
 
 
-def _spread_inside(inside: torch.Tensor, barrier: torch.Tensor, edges: torch.Tensor,
+def _spread_inside(inside: torch.Tensor, barrier: torch.Tensor, adjacency: EdgeAdjacency,
                    may_enter: torch.Tensor) -> torch.Tensor:
     """Grow inside-ness along mesh edges that are not barriers, until nothing changes.
 
@@ -57,7 +57,7 @@ def _spread_inside(inside: torch.Tensor, barrier: torch.Tensor, edges: torch.Ten
     Args:
         inside: (H, V, L) bool seeds: vertex v of mesh h is inside the part of label l.
         barrier: (H, E) bool edges that cross a surface.
-        edges: (E, 2) int64 undirected mesh edges.
+        adjacency: the mesh edges around each vertex (the body's, precomputed).
         may_enter: (V, L) bool vertices that may carry each label.
 
     Returns:
@@ -65,12 +65,7 @@ def _spread_inside(inside: torch.Tensor, barrier: torch.Tensor, edges: torch.Ten
         label through passable edges and vertices that may carry the label.
     """
     n_verts, n_labels = inside.shape[1:]
-    src = torch.cat([edges[:, 0], edges[:, 1]])
-    order = src.argsort()
-    arc_end = torch.cat([edges[:, 1], edges[:, 0]])[order]
-    arc_edge = torch.arange(edges.shape[0], device=edges.device).repeat(2)[order]
-    degree = torch.bincount(src, minlength=n_verts)
-    first_arc = degree.cumsum(0) - degree
+    degree, first_arc, arc_end, arc_edge = adjacency.degree, adjacency.first_arc, adjacency.arc_end, adjacency.arc_edge
     h, vtx, lab = inside.nonzero(as_tuple=True)
     while h.numel():
         row, k = expand_counts(degree[vtx])
@@ -147,7 +142,7 @@ def find_inside_vertices(
         inside = torch.zeros(n_hit, n_verts, len(labels), dtype=torch.bool, device=verts.device)
         inside[edge_slot[:, None].expand(-1, 2)[behind], ends[behind], label[:, None].expand(-1, 2)[behind]] = True
         # Spread along edges that cross nothing, in both directions, until nothing changes.
-        inside = _spread_inside(inside, barrier, structure.edges, may_enter)
+        inside = _spread_inside(inside, barrier, structure.adjacency, may_enter)
         q_slot, q_vertex, q_label = inside.nonzero(as_tuple=True)
         sq, nearest_face = nearest_part_faces(verts, structure, q_slot, q_vertex, labels[q_label])
         # The flood is only as closed as the intersection curves: where part of a curve runs
