@@ -124,11 +124,11 @@ class BodyModel(nn.Module):
             lead = body_pose.shape[:-2]
             check_shape(global_orient, " ".join(map(str, lead)) + " 3", "global_orient", sizes)
             rotmats = rotvec_to_rotmat(torch.cat([global_orient[..., None, :], body_pose], dim=-2))
-        dtype, device = rotmats.dtype, rotmats.device
+        dtype = rotmats.dtype
         n = int(np.prod(lead)) if len(lead) else 1
         rotmats = rotmats.reshape(n, NUM_JOINTS, 3, 3)
         if betas is None:
-            betas_full = torch.zeros(n, self.num_betas, dtype=dtype, device=device)
+            betas_full = None  # the mean shape: lbs skips the shape blend
         else:
             if betas.shape[:-1] != lead:
                 raise ShapeError(f"betas: expected shape {tuple(lead) + ('K',)}, got {tuple(betas.shape)}")

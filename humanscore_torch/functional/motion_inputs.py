@@ -66,7 +66,11 @@ def usable_frames(values: torch.Tensor, leading: int = 2) -> torch.Tensor:
     Returns:
         (*L) bool, True on usable frames.
     """
-    return (torch.isfinite(values) & (values.abs() <= MAX_COORDINATE_M)).flatten(leading).all(-1)
+    flat = values.flatten(leading)
+    if flat.shape[-1] == 0:
+        return torch.ones(flat.shape[:-1], dtype=torch.bool, device=values.device)
+    # One pass: a NaN propagates through amax and an inf exceeds the bound, so both fail.
+    return flat.abs().amax(-1) <= MAX_COORDINATE_M
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1, eps: float = 0.0) -> torch.Tensor:

@@ -331,3 +331,43 @@ def test_unmeasured_joints_become_subtrees_of_parts_and_unknown_names_are_reject
         MotionBatch.from_sequences([{**rest, "unmeasured_joints": ("left_pinky",)}])
     with pytest.raises(InputValueError, match="left_pinky"):
         MotionBatch.from_sequences([{**rest, "metadata": {"unmeasured_joints": "left_pinky"}}])
+
+
+def test_nearest_part_faces_equal_brute_force_on_contact_heavy_poses(body):
+    from humanscore_torch.functional.penetration_depth import nearest_part_faces, nearest_part_faces_naive
+
+    structure = part_structure(body)
+    global_orient, body_pose, kind = benchmark_poses(20, seed=2)
+    contact = kind != POSE_KINDS.index("relaxed")
+    vertices = pose(body, body_pose[contact], global_orient[contact]).float()
+    g = torch.Generator().manual_seed(0)
+    queries = 400
+    slot = torch.randint(len(vertices), (queries,), generator=g)
+    vertex = torch.randint(vertices.shape[1], (queries,), generator=g)
+    # Targets: parts the vertex's part may not touch (what the inside search asks for).
+    allowed = ~structure.may_touch[structure.vertex_parts[vertex]]
+    target = torch.multinomial(allowed.double(), 1, generator=g)[:, 0]
+    fast = nearest_part_faces(vertices, structure, slot, vertex, target)
+    naive = nearest_part_faces_naive(vertices, structure, slot, vertex, target)
+    assert torch.equal(fast[0], naive[0]) and torch.equal(fast[1], naive[1])
+    assert bool((structure.face_parts[fast[1]] == target).all())
+
+
+def test_inside_decisions_equal_the_exact_winding_number_on_contact_heavy_poses(body):
+    from humanscore_torch.functional.penetration_winding import inside_by_winding, part_winding_numbers
+
+    structure = part_structure(body)
+    global_orient, body_pose, kind = benchmark_poses(10, seed=4)
+    contact = kind != POSE_KINDS.index("relaxed")
+    vertices = pose(body, body_pose[contact], global_orient[contact]).float()[:2]
+    g = torch.Generator().manual_seed(1)
+    slot = torch.randint(len(vertices), (600,), generator=g)
+    vertex = torch.randint(vertices.shape[1], (600,), generator=g)
+    # Vertices that sink into another part are the ones that matter: add every crossing end.
+    hits = find_self_intersections(vertices, structure)
+    ends = structure.faces[hits.face_a].reshape(-1)
+    slot = torch.cat([slot, hits.frame.repeat_interleave(3)])
+    vertex = torch.cat([vertex, ends])
+    exact = part_winding_numbers(vertices, structure, slot, vertex).abs() > 0.5
+    assert bool(exact.any()) and not bool(exact.all())
+    assert torch.equal(inside_by_winding(vertices, structure, slot, vertex), exact)
