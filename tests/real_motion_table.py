@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from humanscore_torch.body.model import BodyModel
+from humanscore_torch.body.skeleton import JOINT_NAMES
 from humanscore_torch.calibration import over_ground
 from humanscore_torch.evaluation import score_sequences
+from humanscore_torch.functional.newtonian import CONSTRAINTS
+from humanscore_torch.functional.range_of_motion import joint_map_for_body
 from humanscore_torch.io import read_motion_file
 from humanscore_torch.io.opensim import read_opensim_motion
+from humanscore_torch.motion import MotionBatch
+from humanscore_torch.registry import score_metric
 from humanscore_torch.synthetic.estimator_failures import ESTIMATOR_FAILURES, corrupted_copies
 
 HAMNER_BELT_M_S = 3.67
@@ -69,6 +74,32 @@ def format_table(table: Dict[Tuple[str, str], dict]) -> str:
     return "\n".join(rows)
 
 
+def flags(sequence: dict, body: BodyModel) -> List[str]:
+    """Why a clip loses points: the ROM coordinates out of range, the part pairs sunk beyond
+    their allowance, the Newtonian constraints violated (with frame counts and extremes)."""
+    batch = MotionBatch.from_sequences([sequence])
+    lines = []
+    rom = score_metric("range_of_motion", batch, body).details
+    names = joint_map_for_body(body).coordinate_names
+    for k in rom["coordinate_violation_rate"][0].nonzero().flatten().tolist():
+        lines.append(f"ROM {names[k]}: {100 * float(rom['coordinate_violation_rate'][0, k]):.1f} % of frames, "
+                     f"up to {float(rom['coordinate_max_excess_deg'][0, k]):.1f} deg past its limit")
+    pen = score_metric("self_penetration", batch, body).details
+    for i, j in pen["pair_frames"][0].nonzero().tolist():
+        lines.append(f"self-penetration {JOINT_NAMES[i]} inside {JOINT_NAMES[j]}: {int(pen['pair_frames'][0, i, j])} "
+                     f"frames beyond the pair's allowance, up to {float(pen['pair_max_depth_mm'][0, i, j]):.1f} mm")
+    newton = score_metric("newtonian_plausibility", batch, body).details
+    for k, count in enumerate(newton["num_violating_by_constraint"][0].tolist()):
+        if count:
+            frames = newton["excess"][0, :, k].nonzero().flatten().tolist()
+            lines.append(f"Newtonian {CONSTRAINTS[k]}: {count} frames (first {frames[:8]}), largest excess "
+                         f"{float(newton['max_excess'][0, k]):.2f}; flight frames {int(newton['flight'][0].sum())}")
+    return lines
+
+
 if __name__ == "__main__":
     reference = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference-data")
-    print(format_table(score_table(reference, BodyModel.default())))
+    body = BodyModel.default()
+    for name, clip in real_clips(reference, body).items():
+        print(name, flags(clip, body) or "nothing flagged")
+    print(format_table(score_table(reference, body)))
