@@ -16,7 +16,7 @@ import pytest
 
 from humanscore_torch.synthetic.estimator_failures import ESTIMATOR_FAILURES
 
-from real_motion_table import  # noqa: E402 METRICS, flags, format_table, real_clips, score_table
+from real_motion_table import METRICS, flags, format_table, real_clips, score_table  # noqa: E402
 
 CLIPS = ("aistpp", "avatar", "opencap_walk", "opencap_squat", "hamner_run")
 MIN_METRIC, MIN_OVERALL, MIN_LOSS = 90.0, 95.0, 5.0
