@@ -144,7 +144,7 @@ def evaluate_self_penetration(windows: Iterable[Arguments], body: BodyModel) -> 
     Returns:
         the outputs of :func:`~humanscore_torch.functional.self_penetration.self_penetration`
         plus ``computed`` (B,), ``pair_frames`` (B, P, P) frames in which part i is inside part
-        j beyond the tolerance and ``pair_max_depth_mm`` (B, P, P).
+        j beyond that pair's allowance and ``pair_max_depth_mm`` (B, P, P).
     """
     config = load_config("self_penetration")
     parts: List[Outputs] = []
@@ -156,9 +156,8 @@ def evaluate_self_penetration(windows: Iterable[Arguments], body: BodyModel) -> 
            for k in parts[0]}
     raw, mean_depth = _self_penetration_compute(out["num_penetrating"], out["num_valid"], out["depth_sum_mm"])
     pair_depth = out.pop("pair_depth_mm")
-    tolerance = float(config["detection"]["depth_tolerance_mm"])
     out.update(raw=raw, mean_depth_mm=mean_depth, score=score_from_config(raw, config["score"]),
-               computed=out["num_valid"] > 0, pair_frames=(pair_depth > tolerance).sum(1),
+               computed=out["num_valid"] > 0, pair_frames=out.pop("pair_beyond_allowance").sum(1),
                pair_max_depth_mm=pair_depth.amax(1) if pair_depth.shape[1] else pair_depth.sum(1))
     return out
 

@@ -41,6 +41,7 @@ from .penetration_broad_phase import SelfIntersections, find_self_intersections 
 from .penetration_inside import InsideVertices, find_inside_vertices  # noqa: F401
 from .penetration_triangles import edge_crossings, point_triangle_sq_distance, triangles_intersect  # noqa: F401
 from .penetration_winding import fast_part_winding_numbers, winding_numbers  # noqa: F401
+from .penetration_allowance import allowed_depth_mm
 from .scoring import score_from_config
 
 # ---------------------------------------------------------------------------------- entrance
@@ -146,9 +147,11 @@ def _self_penetration_update(
     Returns:
         a dict of
         ``depth_mm`` (B, T): deepest vertex inside another part, 0 on masked frames;
-        ``penetrating`` (B, T) bool: valid and ``depth_mm`` above the tolerance;
+        ``penetrating`` (B, T) bool: valid and some part pair deeper than it allows
+        (:mod:`.penetration_allowance`);
         ``num_face_pairs`` (B, T): intersecting face pairs;
         ``pair_depth_mm`` (B, T, P, P): deepest vertex of part i inside part j;
+        ``pair_beyond_allowance`` (B, T, P, P) bool: that depth beyond the pair's allowance;
         ``faces_involved`` (B, F): number of valid frames in which each face intersects;
         ``num_valid``, ``num_penetrating``, ``depth_sum_mm`` (B,): the sums a metric keeps.
     """
@@ -183,12 +186,17 @@ def _self_penetration_update(
     faces_involved.index_add_(0, seq * n_faces + hits.face_a, ones)
     faces_involved.index_add_(0, seq * n_faces + hits.face_b, ones)
     frame_depth = frame_depth.reshape(b, t)
-    penetrating = mask & (frame_depth > tolerance)
+    # Contact is not penetration: each part pair is judged against the depth soft tissue allows.
+    allowed = flat.new_full((b * t, num_parts, num_parts), tolerance)
+    allowed[valid] = allowed_depth_mm(flat, structure, _config(config))
+    pair_beyond = pair_depth.reshape(b * t, num_parts, num_parts) > allowed
+    penetrating = mask & pair_beyond.flatten(1).any(1).reshape(b, t)
     return {
         "depth_mm": frame_depth,
         "penetrating": penetrating,
         "num_face_pairs": num_pairs.reshape(b, t),
         "pair_depth_mm": pair_depth.reshape(b, t, num_parts, num_parts),
+        "pair_beyond_allowance": pair_beyond.reshape(b, t, num_parts, num_parts),
         "faces_involved": faces_involved.reshape(b, n_faces),
         "num_valid": mask.sum(1),
         "num_penetrating": penetrating.sum(1),

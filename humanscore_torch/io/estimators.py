@@ -279,6 +279,11 @@ def read_camsmplify(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
 # AIST++ is captured and annotated at 60 fps (aistplusplus_api: load_frames(fps=60),
 # plot_on_video(fps=60)).
 AISTPP_FPS = 60.0
+# AIST++ fits SMPL to 17 COCO keypoints (Li et al. 2021, "AI Choreographer", sec. 3; keypoints3d
+# in the release): nothing beyond the wrist is observed, so the rotations of the wrist and hand
+# joints, which orient the palm and fingers, are the fit's guess (an SMPL hand 6-7 cm inside
+# the thigh of the AIST++ sample while its wrist is 14 cm from the femur's axis).
+AISTPP_UNMEASURED_JOINTS = ("left_wrist", "right_wrist", "left_hand", "right_hand")
 
 
 def is_aistpp(data: Dict[str, Any]) -> bool:
@@ -306,7 +311,8 @@ def read_aistpp(f: _File, data: Dict[str, Any]) -> List[RawTrack]:
         _note(notes, "AIST++ without smpl_scaling: smpl_trans taken as metres")
     fps = _file_fps(f, data) or (AISTPP_FPS, "AIST++ rate (60 fps)")
     return [RawTrack(root, body, trans, None, "y_up", fps=fps, notes=notes,
-                     info={**_file_info(data), "dataset": "AIST++", "body_model": model})]
+                     info={**_file_info(data), "dataset": "AIST++", "body_model": model},
+                     unmeasured_joints=AISTPP_UNMEASURED_JOINTS)]
 
 
 # ---------------------------------------------------------------------- Meshcapade .smpl
