@@ -26,14 +26,17 @@ def table(result: Dict[str, Any]) -> str:
     """Every measured case of a :func:`~.runner.run_bench` result, one line each, then the
     memory scaling figures."""
     lines: List[str] = [
-        f"{'metric':24s} {'device':6s} {'B':>3s} {'T':>5s} {'frames/s':>10s} {'peak MiB':>8s} "
-        f"{'ref fr/s':>9s} {'speedup':>8s}"]
+        f"{'metric':24s} {'category':14s} {'dev':4s} {'thr':>3s} {'B':>3s} {'T':>5s} {'frames/s':>10s} {'peak MiB':>8s} "
+        f"{'ref fr/s':>9s} {'speedup':>8s} {'rounds':>11s}"]
     for key in BENCH_KEYS:
         for case in result.get(key, {}).get("cases", []):
             ref = case.get("reference_frames_per_second")
-            lines.append(f"{key:24s} {case['device']:6s} {case['batch_size']:3d} {case['frames']:5d} "
-                         f"{case['frames_per_second']:10.1f} {_mib(case['peak_memory_bytes'])} "
-                         + (f"{ref:9.1f} {case['speedup_vs_reference']:7.2f}x" if ref is not None else ""))
+            rounds = case.get("speedup_by_round") or []
+            lines.append(f"{key:24s} {case['category']:14s} {case['device']:4s} {case['threads']:3d} "
+                         f"{case['batch_size']:3d} {case['frames']:5d} {case['frames_per_second']:10.1f} "
+                         f"{_mib(case['peak_memory_bytes'])} "
+                         + (f"{ref:9.1f} {case['speedup_vs_reference']:7.2f}x {min(rounds):5.2f}-{max(rounds):<5.2f}"
+                            if ref is not None else ""))
     compiled = [(key, case) for key in BENCH_KEYS for case in result.get(key, {}).get("cases", []) if "compiled" in case]
     if compiled:
         lines += ["", "torch.compile (posing and every metric but self_penetration compiled; frames/s after "
