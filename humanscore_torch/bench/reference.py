@@ -6,22 +6,23 @@ compute the same quantities:
 
 * posing: Rodrigues for all (frame, joint) rotations at once, forward kinematics as one loop
   over the 24 joints (each step a batched 3x3 matmul over every frame), rest joints from the
-  regressor applied to the template and shape directions once, linear blend skinning as one
-  BLAS matmul (weights (V, 24) x transforms (24, 12 frames)) per chunk of frames;
+  regressor applied to the template and shape directions once, the rest mesh once per
+  distinct shape, linear blend skinning as one BLAS matmul (transforms (12 n, 24) x weights
+  (24, V)) per chunk of n = 64 frames;
 * jerk, bone length, artifact rate: array expressions over (clips, frames, joints);
 * range of motion: the joint map's maths (:func:`range_of_motion_frames`) over all frames;
 * Newtonian plausibility: the weighted local quadratic fit as one loop over the window's
   offsets and one batched ``np.linalg.solve`` of the 3x3 normal equations of every frame
   (:func:`newtonian_frames`);
 * self-penetration (:func:`penetration_depths_mm`): per frame and pair of parts that may not
-  touch, a box test of the parts; the faces of each part inside that pair's box overlap; a
-  sweep-and-prune over all frames at once (sorted by (frame, part pair, box low x), each box
-  paired with the later ones starting before it ends, kept when y and z overlap too); the
-  same exact float64 triangle test as the project (orientation determinants); on frames with
-  an intersection, libigl's fast winding number (Barill et al. 2018) of each part's vertices
-  inside its overlap boxes with respect to the faces of every part it may not touch, and
-  libigl's AABB-tree ``point_mesh_squared_distance`` of the inside ones to those faces for
-  the depth.
+  touch, a box test of the parts; the faces of each part inside that pair's box overlap; one
+  sweep-and-prune over all frames of a 64-frame chunk (sorted by (frame, part pair, box low
+  x), each box paired with the later ones starting before it ends, kept when the boxes
+  overlap); the same exact float64 triangle test as the project (orientation determinants);
+  on frames with an intersection, libigl's fast winding number (Barill et al. 2018) of each
+  part's vertices inside its overlap boxes with respect to the faces of every part it may not
+  touch (summed over one tree per part), and libigl's AABB-tree
+  ``point_mesh_squared_distance`` of the inside ones to those faces for the depth.
 
 Nothing is made slow on purpose; the only Python loops are over joints, window offsets,
 chunks of frames and, for penetration, (frame, part) pairs that actually intersect.
@@ -355,7 +356,7 @@ def intersecting_pairs(vertices: np.ndarray, parts: Dict[str, np.ndarray]):
     """Intersecting face pairs of parts that may not touch, over N meshes (N, V, 3).
 
     Per frame and pair of parts that may not touch, a test of the parts' boxes; the faces of
-    each part meeting that pair's box overlap; then one sweep-and-prune over every frame: the
+    each part meeting that pair's box overlap; then one sweep-and-prune over all N frames: the
     face boxes sorted by (frame, part pair, low x), each paired with the later ones of its
     group that start before it ends (x), kept when their boxes overlap; the exact triangle
     test on those candidates.
