@@ -10,10 +10,12 @@ compute the same quantities:
   distinct shape, linear blend skinning as one BLAS matmul (transforms (12 n, 24) x weights
   (24, V)) per chunk of n = 64 frames;
 * jerk, bone length, artifact rate: array expressions over (clips, frames, joints);
-* range of motion: the joint map's maths (:func:`range_of_motion_frames`) over all frames;
+* range of motion: the anatomical joint map's maths (:mod:`.reference_rom`) over all frames;
 * Newtonian plausibility: the weighted local quadratic fit as one loop over the window's
-  offsets and one batched ``np.linalg.solve`` of the 3x3 normal equations of every frame
-  (:func:`newtonian_frames`);
+  offsets and one batched ``np.linalg.solve`` of the 3x3 normal equations of every frame; the
+  supports' running-quantile ground and stance sliding as one sort of each frame's window
+  (gathered as a (clips, frames, window) array), rest and flight as windowed counts of
+  cumulative sums; the seven constraints as array expressions (:func:`newtonian_frames`);
 * self-penetration (:func:`penetration_depths_mm`): per frame and pair of parts that may not
   touch, a box test of the parts; the faces of each part inside that pair's box overlap; one
   sweep-and-prune over all frames of a 64-frame chunk (sorted by (frame, part pair, box low
@@ -41,11 +43,11 @@ from ..body.parts import part_structure
 from ..body.segments import com_joint_weights
 from ..body.skeleton import bones as smpl_bones
 from ..config import load_config
-from ..functional.contact import FOOT_JOINTS
+from ..functional.contact import SUPPORT_POINT_JOINTS, SUPPORT_POINTS
 from ..functional.filtering import gaussian_sigma_seconds
-from ..functional.range_of_motion import coordinate_limits, joint_map_for_body
+from ..functional.range_of_motion import joint_map_for_body
+from . import reference_rom
 
-_GIMBAL_EPS = 1e-6
 # Frames skinned (and swept for penetration) at once: bounds memory at any clip length.
 _CHUNK_FRAMES = 64
 
@@ -61,6 +63,8 @@ class ReferenceTables:
     bones: np.ndarray
     joint_map: Dict[str, np.ndarray]
     configs: Dict[str, Any]
+    support_points: np.ndarray  # (P,) SMPL joint of each support point (``functional.contact``)
+    support_heights: np.ndarray  # (P,) its height (m) above the surface it rests on
 
     @classmethod
     def build(cls, body: BodyModel) -> "ReferenceTables":
@@ -74,18 +78,16 @@ class ReferenceTables:
         structure = part_structure(body)
         parts = {k: getattr(structure, k).numpy() for k in ("faces", "vertex_parts", "face_parts", "may_touch")}
         parts["part_faces"] = [parts["faces"][parts["face_parts"] == p] for p in range(len(parts["may_touch"]))]
-        jm = joint_map_for_body(body)
         rom_config = load_config("range_of_motion")
-        lower, upper, checked = coordinate_limits(jm, config=rom_config)
-        joint_map = {k: getattr(jm, k).cpu().numpy() for k in (
-            "alignment", "parent_body", "chain", "basis", "nu", "middle_sign", "rest", "grid", "table",
-            "slope", "is_coordinate", "coupled", "segment_of_coordinate", "outer_slot")}
-        joint_map.update(lower=lower.numpy(), upper=upper.numpy(), checked=checked.numpy())
+        joint_map = reference_rom.joint_map_tables(joint_map_for_body(body), rom_config)
         configs = {name: load_config(name) for name in ("jerk", "bone_length", "newtonian", "artifact_rate",
                                                         "self_penetration", "diagnostics")}
         configs["range_of_motion"] = rom_config
+        joint_height = configs["diagnostics"]["contact"]["joint_height_m"]
         return cls(body=b, parts=parts, com_weights=com_joint_weights().numpy(),
-                   bones=np.asarray(smpl_bones()), joint_map=joint_map, configs=configs)
+                   bones=np.asarray(smpl_bones()), joint_map=joint_map, configs=configs,
+                   support_points=SUPPORT_POINT_JOINTS.numpy(),
+                   support_heights=np.array([float(joint_height[n.split("_", 1)[1]]) for n in SUPPORT_POINTS]))
 
 
 # ---------------------------------------------------------------------------------- body
@@ -181,49 +183,11 @@ def bone_length_cv(tables: ReferenceTables, joints: np.ndarray) -> np.ndarray:
     return np.where((lengths.shape[1] >= 2) & used.any(1), value, 0.0)
 
 
-def _interp(grid: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Piecewise-linear tables on uniform grids: grid (R, G) and values (R, G), x (..., R)."""
-    points = grid.shape[-1]
-    position = np.clip((x - grid[:, 0]) / (grid[:, 1] - grid[:, 0]), 0.0, points - 1.0)
-    index = np.minimum(np.floor(position), points - 2).astype(np.int64)
-    rows = np.arange(grid.shape[0])
-    low, high = values[rows, index], values[rows, index + 1]
-    return low + (position - index) * (high - low)
-
-
 def range_of_motion_frames(tables: ReferenceTables, global_orient: np.ndarray, body_pose: np.ndarray) -> np.ndarray:
     """(N,) bool: frames violating a joint limit beyond the tolerance, through the project's
-    SMPL -> OpenSim joint map (alignment, axes, coupling tables, gimbal margin), N frames at once."""
-    m = tables.joint_map
-    config = tables.configs["range_of_motion"]
-    frames = len(body_pose)
-    local = rodrigues(np.concatenate([global_orient[:, None], body_pose], 1))
-    local = np.concatenate([local, np.broadcast_to(np.eye(3), (frames, 1, 3, 3))], 1)  # index 24: identity
-    chain = local[:, m["chain"]]  # (N, S, 3, 3, 3)
-    smpl_relative = chain[:, :, 0] @ chain[:, :, 1] @ chain[:, :, 2]
-    align = m["alignment"]
-    relative = np.swapaxes(align[m["parent_body"]], -1, -2) @ smpl_relative @ align[1:]
-    basis, nu = m["basis"], m["nu"]
-    canonical = np.swapaxes(basis, -1, -2) @ relative @ np.swapaxes(m["rest"], -1, -2) \
-        @ rodrigues(basis[..., 1] * nu[:, None]) @ basis  # (N, S, 3, 3)
-    cos_b = np.sqrt(canonical[..., 1, 2] ** 2 + canonical[..., 2, 2] ** 2)
-    locked = cos_b < _GIMBAL_EPS
-    b = np.arctan2(canonical[..., 0, 2], np.where(locked, 0.0, cos_b))
-    a = np.where(locked, np.arctan2(canonical[..., 2, 1], canonical[..., 1, 1]),
-                 np.arctan2(-canonical[..., 1, 2], canonical[..., 2, 2]))
-    c = np.where(locked, 0.0, np.arctan2(-canonical[..., 0, 1], canonical[..., 0, 0]))
-    angles = np.stack([a, (b - nu) * m["middle_sign"], c], -1)  # (N, S, 3)
-    first = np.repeat(angles[..., :1] / m["slope"][:, :1], 3, axis=-1).reshape(frames, -1)
-    coupled = _interp(m["grid"].reshape(-1, m["grid"].shape[-1]), m["table"].reshape(-1, m["table"].shape[-1]),
-                      first).reshape(angles.shape)
-    values = np.where(m["is_coordinate"], angles / m["slope"],
-                      np.where(m["coupled"], angles - coupled, angles)).reshape(frames, -1)
-    near_lock = np.abs(np.cos(b)) < math.sin(math.radians(float(config["gimbal_margin_deg"])))
-    active = m["checked"] & ~(near_lock[:, m["segment_of_coordinate"]] & m["outer_slot"])
-    with np.errstate(invalid="ignore"):
-        excess = np.maximum(m["lower"] - values, 0.0) + np.maximum(values - m["upper"], 0.0)
-    excess = np.degrees(np.nan_to_num(excess, nan=0.0, posinf=0.0))
-    return ((excess > float(config["tolerance_deg"])) & active).any(-1)
+    anatomical SMPL -> OpenSim joint map (:mod:`.reference_rom`), N frames at once."""
+    return reference_rom.range_of_motion_frames(tables.joint_map, tables.configs["range_of_motion"], global_orient,
+                                                body_pose)
 
 
 def _fit_window(fps: float, cutoff_hz: float, frames: int):
@@ -258,42 +222,81 @@ def local_quadratic_fit(signal: np.ndarray, fps: float, cutoff_hz: float):
     return coefficients[..., 0, :], coefficients[..., 1, :] * fps, 2.0 * coefficients[..., 2, :] * fps ** 2, valid
 
 
+def _dilate(flags: np.ndarray, radius: int, outside: bool = False) -> np.ndarray:
+    """True where any of ``flags`` (B, T, ...) is True within +-radius frames (axis 1); with
+    ``outside`` the frames before 0 and past T - 1 count as True."""
+    frames = flags.shape[1]
+    counts = np.concatenate([np.zeros_like(flags[:, :1], dtype=np.int64), flags.cumsum(1)], 1)
+    t = np.arange(frames)
+    out = counts[:, np.minimum(t + radius + 1, frames)] - counts[:, np.maximum(t - radius, 0)] > 0
+    if outside:
+        out |= ((t - radius < 0) | (t + radius >= frames)).reshape((1, frames) + (1,) * (flags.ndim - 2))
+    return out
+
+
+def _running_quantile(values: np.ndarray, valid: np.ndarray, fps: float, window_s: float, q: float) -> np.ndarray:
+    """(B, T): the lower-nearest-rank quantile ``q`` of the valid values (B, T) at frames t + k
+    step, |k step| <= h = ceil(fps window_s / 2), step = ceil(h / 64) (every frame up to 64
+    either side); 0 where none is valid. valid (T,)."""
+    batch, frames = values.shape
+    if frames == 0:
+        return np.zeros((batch, 0))
+    half = min(max(int(math.ceil(fps * window_s / 2)), 0), frames - 1)
+    samples = max(1, min(64, half))
+    offsets = max(1, int(math.ceil(half / samples))) * np.arange(-samples, samples + 1)
+    offsets = offsets[np.abs(offsets) <= half]
+    index = np.arange(frames)[:, None] + offsets  # (T, K)
+    keep = (index >= 0) & (index < frames)
+    index = np.clip(index, 0, frames - 1)
+    keep &= valid[index]
+    ordered = np.sort(np.where(keep, values[:, index], np.inf), -1)  # (B, T, K)
+    count = keep.sum(-1)
+    rank = np.floor(np.maximum(count - 1, 0) * q).astype(np.int64)
+    picked = np.take_along_axis(ordered, np.broadcast_to(rank, (batch, frames))[..., None], -1)[..., 0]
+    return np.where(count > 0, picked, 0.0)
+
+
 def newtonian_frames(tables: ReferenceTables, joints: np.ndarray, fps: float) -> np.ndarray:
-    """(B, T) bool: assessable frames violating a Newtonian constraint (``functional.newtonian``)
-    of joints (B, T, 24, 3) at ``fps``."""
+    """(B, T) bool: assessable frames violating a Newtonian constraint (``functional.newtonian``,
+    supports and ground of ``functional.contact``) of joints (B, T, 24, 3) at ``fps``, every
+    frame given."""
     config = tables.configs["newtonian"]
     contact_cfg = tables.configs["diagnostics"]["contact"]
     batch, frames = joints.shape[:2]
     cutoff = float(config["filter"]["cutoff_hz"])
+    sigma_s = gaussian_sigma_seconds(cutoff)
     signal = np.concatenate([joints.reshape(batch, frames, -1), tables.com_weights @ joints], 2)  # (B, T, 75)
     position, velocity, acceleration, valid = local_quadratic_fit(signal, fps, cutoff)
     pos, vel = position[..., :72].reshape(joints.shape), velocity[..., :72].reshape(joints.shape)
     com_acc = acceleration[..., 72:]
-    # Stance level per (ankle, ball) joint: a low percentile of its valid heights, both feet pooled.
-    feet = FOOT_JOINTS.numpy()
-    heights = pos[:, :, feet, 1]  # (B, T, 2 feet, 2 joints); every frame of a bench clip is valid
-    pooled = np.sort(heights.transpose(0, 3, 1, 2).reshape(batch, 2, -1), -1)
-    rank = int(math.floor((pooled.shape[-1] - 1) * float(contact_cfg["ground_percentile"]) / 100.0))
-    levels = pooled[..., rank] if pooled.shape[-1] else np.zeros((batch, 2))
-    planted = (pos[:, :, feet, 1] - levels[:, None, None, :] < float(contact_cfg["height_m"])) \
-        & (np.linalg.norm(vel[:, :, feet], axis=-1) < float(contact_cfg["speed_m_s"]))
-    contact = planted.any((2, 3))  # (B, T)
-    # Flight: no contact within the filter's reach; support is unknown near the clip's ends.
-    radius = int(math.ceil(fps * gaussian_sigma_seconds(cutoff)))
-    counts = np.concatenate([np.zeros((batch, 1), dtype=np.int64), contact.cumsum(1)], 1)
-    t = np.arange(frames)
-    supported = (counts[:, np.minimum(t + radius + 1, frames)] - counts[:, np.maximum(t - radius, 0)] > 0) \
-        | (t - radius < 0) | (t + radius >= frames)
+    # Supports (feet, knees, hands): the ground a low percentile of the lowest sole height over a
+    # window around each frame; a point is planted near the ground and slow, resting when still
+    # at every frame around it.
+    points = tables.support_points
+    soles = pos[:, :, points, 1] - tables.support_heights  # (B, T, P)
+    ground = _running_quantile(soles.min(-1), valid, fps, float(contact_cfg["ground_window_s"]),
+                               float(contact_cfg["ground_percentile"]) / 100.0) * valid
+    speeds = np.linalg.norm(vel[:, :, points], axis=-1)
+    planted = (soles - ground[..., None] < float(contact_cfg["height_m"])) \
+        & (speeds < float(contact_cfg["speed_m_s"])) & valid[:, None]
+    moving = (speeds >= float(contact_cfg["rest_speed_m_s"])) | ~valid[:, None]
+    resting = ~_dilate(moving, int(math.ceil(fps * float(contact_cfg["rest_s"]) / 2))) & valid[:, None]
+    # Flight: no support within the filter's reach; support is unknown beyond the clip's ends.
+    supported = _dilate((planted | resting).any(-1), int(math.ceil(fps * sigma_s)), outside=True)
     flight = valid & ~supported
+    # Stance sliding: the slowest planted point's horizontal speed (0 with none), least over +-2 sigma.
+    horizontal = np.linalg.norm(vel[:, :, points][..., [0, 2]], axis=-1)
+    slowest = np.where(planted.any(-1), np.where(planted, horizontal, np.inf).min(-1), 0.0)
+    sliding = _running_quantile(slowest, valid, fps, 4.0 * sigma_s, 0.0) * valid
     g = float(config["gravity_m_s2"])
     tol = config["tolerances_m_s2"]
-    speeds = config["speeds"]
+    speeds_cfg = config["speeds"]
     support = com_acc[..., 1] + g
     force = np.linalg.norm(com_acc + np.array([0.0, g, 0.0]), axis=-1)
     horizontal = np.hypot(com_acc[..., 0], com_acc[..., 2])
     parent, child = tables.bones.T
     bone, rate = pos[:, :, child] - pos[:, :, parent], vel[:, :, child] - vel[:, :, parent]
-    long_bones = np.linalg.norm(bone[:, valid], axis=-1).mean(1) >= float(speeds["min_bone_length_m"]) \
+    long_bones = np.linalg.norm(bone[:, valid], axis=-1).mean(1) >= float(speeds_cfg["min_bone_length_m"]) \
         if valid.any() else np.zeros((batch, len(parent)), dtype=bool)
     squared = (bone ** 2).sum(-1)
     angular = np.linalg.norm(np.cross(bone, rate), axis=-1) / np.where(squared > 0, squared, 1.0) * long_bones[:, None]
@@ -302,8 +305,9 @@ def newtonian_frames(tables: ReferenceTables, joints: np.ndarray, fps: float) ->
                  | (~flight & (horizontal - float(config["friction_coefficient"]) * np.maximum(support, 0.0)
                                > float(tol["friction"])))
                  | (force / g > float(config["max_force_body_weights"]))
-                 | (np.linalg.norm(vel, axis=-1).max(-1) > float(speeds["max_joint_speed_m_s"]))
-                 | (angular.max(-1) > float(speeds["max_angular_speed_rad_s"])))
+                 | (np.linalg.norm(vel, axis=-1).max(-1) > float(speeds_cfg["max_joint_speed_m_s"]))
+                 | (angular.max(-1) > float(speeds_cfg["max_angular_speed_rad_s"]))
+                 | (~flight & (sliding > float(config["max_stance_sliding_m_s"]))))
     return violating & valid
 
 
@@ -516,8 +520,9 @@ def run_reference(tables: ReferenceTables, batch: ReferenceBatch, key: str) -> D
     posing included.
 
     Returns:
-        per metric key its raw value (B,) and, where the metric has per-frame verdicts,
-        ``<key>_frames`` (B, T) bool; for self-penetration also ``self_penetration_depth_mm``,
+        per metric key (B,): jerk's and bone length's raw value, for the metrics with per-frame
+        verdicts the fraction of frames flagged (the range of motion's raw value is graded,
+        in degree-seconds per second, so this is not it) with ``<key>_frames`` (B, T) bool; for self-penetration also ``self_penetration_depth_mm``,
         ``self_penetration_face_pairs`` (B, T) and ``self_penetration_candidates`` (a count).
     """
     keys = _METRICS if key == "suite" else (key,)
