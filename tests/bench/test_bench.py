@@ -15,13 +15,13 @@ import torch
 
 from humanscore_torch import evaluation
 from humanscore_torch.bench import runner
-from humanscore_torch.bench.clips import bench_clip, bench_clips, stream_clips
+from humanscore_torch.bench.clips import CATEGORIES, bench_clip, bench_clips, stream_clips
 from humanscore_torch.bench.poses import benchmark_poses
 from humanscore_torch.bench.worker import measure_case
 from humanscore_torch.cli import main
 from humanscore_torch.evaluation import score_batch, score_sequences
 from humanscore_torch.motion import MotionBatch
-from humanscore_torch.registry import METRIC_KEYS
+from humanscore_torch.registry import METRIC_KEYS, available_metrics
 
 SPEC_KEYS = set(runner.SPEC_KEYS)
 
@@ -56,6 +56,21 @@ def test_reference_pipeline_computes_the_same_numbers(agreement_clip, default_bo
     assert found["self_penetration"]["face_pairs_equal"]
     assert found["self_penetration"]["max_depth_difference_mm"] < 1e-3  # 1 um
     assert reference["self_penetration_candidates"] > 0
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_reference_joint_verdicts_equal_the_projects_on_every_category(category, default_body):
+    # Range of motion and Newtonian plausibility (running-quantile ground, supports, rest, stance
+    # sliding) frame by frame, on clips long enough for the ground's window and the rests.
+    from humanscore_torch.bench.reference import ReferenceBatch, ReferenceTables, agreement, run_reference
+
+    clips = bench_clips(2, 90, category=category)
+    tables = ReferenceTables.build(default_body)
+    metrics = {k: available_metrics()[k] for k in ("range_of_motion", "newtonian_plausibility")}
+    ours = score_batch(MotionBatch.from_sequences(clips), default_body, metrics)
+    for key in metrics:
+        found = agreement({key: ours[key]}, run_reference(tables, ReferenceBatch.from_clips(clips), key))[key]
+        assert found["frames_equal"], (category, key, found)
 
 
 def test_reference_triangle_test_matches_the_project():
