@@ -1,12 +1,21 @@
 """The clips the benchmark scores: SMPL parameter sequences of a fixed length, with synthetic
 artifact detections, the same for this project and for the reference pipeline.
 
-With :mod:`humanscore_torch.synthetic` available, clip ``i`` is the clean clip
-``CLIP_NAMES[i % 6]`` for the first six and a defect clip after that (each defect in turn, at
-its second size); otherwise it interpolates relaxed keyframe poses of
-:func:`~.poses.benchmark_poses`. Clips are cut or extended (played forwards and backwards) to
-the asked number of frames. Precomputed joints are dropped so that every pipeline poses the
-body from the parameters.
+Categories (:data:`CATEGORIES`), reported separately because self-penetration's cost follows
+the amount of contact:
+
+* ``natural``: the clean synthetic clips (:data:`humanscore_torch.synthetic.CLIP_NAMES` in turn):
+  walking, running, jumping, arm swings, squats, turns; little or no self-contact;
+* ``contact``: heavy self-contact, a slow interpolation between random keyframe poses of one
+  contact kind of :func:`~.poses.benchmark_poses` per clip (crossed arms, hand in torso, knees
+  crossing, deep squat in turn): hundreds of candidate face pairs per frame;
+* ``penetration``: the ``arm_through_torso`` defect of :mod:`humanscore_torch.synthetic` on the
+  clean clips, each of its sizes in turn;
+* ``extreme_shapes``: the natural clips on bodies with every shape coefficient at +5 (even
+  clips) or -5 (odd clips).
+
+Clips are cut or extended (played forwards and backwards) to the asked number of frames.
+Precomputed joints are dropped so that every pipeline poses the body from the parameters.
 """
 
 from __future__ import annotations
@@ -15,24 +24,23 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import torch
 
+from .. import synthetic
 from ..detectors import HADM_CLASSES
 from .poses import POSE_KINDS, benchmark_poses
 
+CATEGORIES = ("natural", "contact", "penetration", "extreme_shapes")
+CONTACT_KINDS = tuple(k for k in POSE_KINDS if k != "relaxed")
+# Shape coefficient of the extreme_shapes clips (every coefficient, sign alternating by clip).
+EXTREME_BETA = 5.0
+_PENETRATION_DEFECT = "arm_through_torso"
 _PER_FRAME = ("global_orient", "body_pose", "transl")
-# Keyframe spacing of the fallback clips (frames) and how sharply detections peak: each class
-# exceeds 0.5 in ~2 % of frames (u^30 > 0.5), so about a third of the frames are flagged.
+# Keyframe spacing of the contact clips (frames) and their number of keyframes (a fixed
+# number, so that a shorter clip is the start of a longer one).
 _KEY_SPACING = 15
-_KEYFRAME_CLIP_FRAMES = 600
+_KEYFRAMES = 42
+# How sharply detections peak: each class exceeds 0.5 in ~2 % of frames (u^30 > 0.5), so
+# about a third of the frames are flagged.
 _DETECTION_POWER = 30.0
-
-
-def clip_source() -> str:
-    """``"synthetic"`` when :mod:`humanscore_torch.synthetic` provides clips, else ``"benchmark_poses"``."""
-    try:
-        from .. import synthetic
-    except ImportError:
-        return "benchmark_poses"
-    return "synthetic" if hasattr(synthetic, "clean_clip") and hasattr(synthetic, "defect_clip") else "benchmark_poses"
 
 
 def _fit_length(sequence: Dict[str, Any], frames: int) -> Dict[str, Any]:
@@ -52,35 +60,35 @@ def _fit_length(sequence: Dict[str, Any], frames: int) -> Dict[str, Any]:
     return out
 
 
-def _synthetic_clip(i: int, fps: float) -> Dict[str, Any]:
-    from .. import synthetic
-
-    names = synthetic.CLIP_NAMES
-    if i < len(names):
-        return synthetic.clean_clip(names[i], fps=fps)
-    defects = sorted(synthetic.DEFECT_SIZES)
-    j = i - len(names)
-    defect = defects[j % len(defects)]
-    return synthetic.defect_clip(names[j % len(names)], defect, synthetic.DEFECT_SIZES[defect][1], fps=fps, seed=i)
-
-
-def _keyframe_clip(i: int, fps: float) -> Dict[str, Any]:
-    """Linear interpolation (in axis-angle) between keyframes of the benchmark pose mix (a
-    fixed number of keyframes, so that a shorter clip is the start of a longer one)."""
-    frames = _KEYFRAME_CLIP_FRAMES
-    keys = frames // _KEY_SPACING + 2
-    global_orient, body_pose, kind = benchmark_poses(len(POSE_KINDS) * keys, seed=1000 + i)
-    relaxed = kind == POSE_KINDS.index("relaxed")  # the other kinds are built to penetrate
-    global_orient, body_pose = global_orient[relaxed], body_pose[relaxed]
+def _contact_clip(i: int, fps: float) -> Dict[str, Any]:
+    """Linear interpolation (in axis-angle) between keyframes of one contact kind, in place."""
+    kind = CONTACT_KINDS[i % len(CONTACT_KINDS)]
+    global_orient, body_pose, kinds = benchmark_poses(len(POSE_KINDS) * _KEYFRAMES, seed=1000 + i)
+    chosen = kinds == POSE_KINDS.index(kind)
+    global_orient, body_pose = global_orient[chosen], body_pose[chosen]
+    frames = (_KEYFRAMES - 1) * _KEY_SPACING
     position = torch.arange(frames, dtype=torch.float64) / _KEY_SPACING
-    low = position.floor().long().clamp(max=keys - 2)
+    low = position.floor().long()
     w = (position - low)[:, None]
     orient = (1 - w) * global_orient[low] + w * global_orient[low + 1]
     pose = (1 - w[..., None]) * body_pose[low] + w[..., None] * body_pose[low + 1]
-    transl = torch.zeros(frames, 3, dtype=torch.float64)
-    transl[:, 2] = torch.arange(frames) / fps  # walking forward at 1 m/s
-    return {"global_orient": orient, "body_pose": pose, "transl": transl, "betas": torch.zeros(10),
-            "fps": fps, "metadata": {"name": f"benchmark_poses_{i}"}}
+    return {"global_orient": orient, "body_pose": pose, "transl": torch.zeros(frames, 3, dtype=torch.float64),
+            "betas": torch.zeros(10), "fps": fps, "metadata": {"name": f"contact_{kind}_{i}"}}
+
+
+def _base_clip(category: str, i: int, fps: float) -> Dict[str, Any]:
+    names = synthetic.CLIP_NAMES
+    if category in ("natural", "extreme_shapes"):
+        clip = synthetic.clean_clip(names[i % len(names)], fps=fps)
+        if category == "extreme_shapes":
+            clip["betas"] = torch.full((10,), EXTREME_BETA * (-1.0) ** i)
+        return clip
+    if category == "contact":
+        return _contact_clip(i, fps)
+    if category == "penetration":
+        sizes = synthetic.DEFECT_SIZES[_PENETRATION_DEFECT]
+        return synthetic.defect_clip(names[i % len(names)], _PENETRATION_DEFECT, sizes[i % len(sizes)], fps=fps, seed=i)
+    raise ValueError(f"category: expected one of {CATEGORIES}, got {category!r}")
 
 
 def detections(i: int, frames: int) -> torch.Tensor:
@@ -89,27 +97,24 @@ def detections(i: int, frames: int) -> torch.Tensor:
     return torch.rand(frames, len(HADM_CLASSES), generator=g) ** _DETECTION_POWER
 
 
-def bench_clip(i: int, frames: int, fps: float = 30.0) -> Dict[str, Any]:
-    """Clip ``i`` of the benchmark, ``frames`` long, as a sequence dict with ``detections``."""
-    if clip_source() == "synthetic":
-        base = _synthetic_clip(i, fps)
-    else:
-        base = _keyframe_clip(i, fps)
+def bench_clip(i: int, frames: int, fps: float = 30.0, category: str = "natural") -> Dict[str, Any]:
+    """Clip ``i`` of a benchmark category, ``frames`` long, as a sequence dict with ``detections``."""
+    base = _base_clip(category, i, fps)
     clip = _fit_length(base, frames)
     clip["fps"] = float(base.get("fps", fps))
-    clip["metadata"] = dict(base.get("metadata", {}), bench_clip=i)
+    clip["metadata"] = dict(base.get("metadata", {}), bench_clip=i, bench_category=category)
     clip["detections"] = detections(i, frames)
     return clip
 
 
-def bench_clips(count: int, frames: int, fps: float = 30.0) -> List[Dict[str, Any]]:
-    """Clips 0..count-1 of the benchmark, each ``frames`` long."""
-    return [bench_clip(i, frames, fps) for i in range(count)]
+def bench_clips(count: int, frames: int, fps: float = 30.0, category: str = "natural") -> List[Dict[str, Any]]:
+    """Clips 0..count-1 of a benchmark category, each ``frames`` long."""
+    return [bench_clip(i, frames, fps, category) for i in range(count)]
 
 
 def stream_clips(count: int, frames: int, distinct: int = 16, fps: float = 30.0) -> Iterator[Dict[str, Any]]:
-    """``count`` clips cycling through ``distinct`` prepared ones, yielded one at a time (the
-    tensors are shared, so the stream itself holds only ``distinct`` clips in memory)."""
+    """``count`` natural clips cycling through ``distinct`` prepared ones, yielded one at a time
+    (the tensors are shared, so the stream itself holds only ``distinct`` clips in memory)."""
     prepared: Tuple[Dict[str, Any], ...] = tuple(bench_clips(min(distinct, count), frames, fps))
     for i in range(count):
         clip = prepared[i % len(prepared)]

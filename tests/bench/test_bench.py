@@ -15,15 +15,15 @@ import torch
 
 from humanscore_torch import evaluation
 from humanscore_torch.bench import runner
-from humanscore_torch.bench.clips import bench_clip, stream_clips
+from humanscore_torch.bench.clips import CATEGORIES, bench_clip, bench_clips, stream_clips
 from humanscore_torch.bench.poses import benchmark_poses
 from humanscore_torch.bench.worker import measure_case
 from humanscore_torch.cli import main
 from humanscore_torch.evaluation import score_batch, score_sequences
 from humanscore_torch.motion import MotionBatch
-from humanscore_torch.registry import METRIC_KEYS
+from humanscore_torch.registry import METRIC_KEYS, available_metrics
 
-SPEC_KEYS = {"frames_per_second", "peak_memory_bytes", "reference_frames_per_second", "speedup_vs_reference"}
+SPEC_KEYS = set(runner.SPEC_KEYS)
 
 
 @pytest.fixture(scope="module")
@@ -40,34 +40,64 @@ def agreement_clip():
 
 
 def test_reference_pipeline_computes_the_same_numbers(agreement_clip, default_body):
-    pytest.importorskip("igl.copyleft.cgal", reason="the reference uses libigl's CGAL bindings")
-    from humanscore_torch.bench.reference import ReferenceTables, run_clip
+    pytest.importorskip("igl", reason="the reference uses libigl")
+    from humanscore_torch.bench.reference import ReferenceBatch, ReferenceTables, agreement, run_reference
 
-    reference = run_clip(ReferenceTables.build(default_body), agreement_clip)["values"]
+    reference = run_reference(ReferenceTables.build(default_body), ReferenceBatch.from_clips([agreement_clip]), "suite")
     batch = MotionBatch.from_sequences([agreement_clip]).to(dtype=torch.float64)
     ours = score_batch(batch, copy.deepcopy(default_body).double())  # float64: agreement to rounding
-    assert ours["jerk"].raw.item() == pytest.approx(reference["jerk"], rel=1e-9)
-    assert reference["bone_length_consistency"] > 1.0  # per-frame betas stretch the bones
-    assert ours["bone_length_consistency"].raw.item() == pytest.approx(reference["bone_length_consistency"], rel=1e-9)
-    for key, detail in (("range_of_motion", "violating"), ("newtonian_plausibility", "violating"),
-                        ("artifact_rate", "flagged")):
-        mine = ours[key].details[detail][0].numpy()
-        assert np.array_equal(mine, reference[f"{key}_frames"]), key
-    for key in ("range_of_motion", "artifact_rate"):
-        assert 0 < reference[f"{key}_frames"].sum() < len(reference[f"{key}_frames"]), key
-    tolerance = 5.0
-    mine = ours["self_penetration"].details["depth_mm"][0].numpy() > tolerance
-    assert np.array_equal(mine, reference["self_penetration_frames"])
+    assert ours["jerk"].raw.item() == pytest.approx(reference["jerk"][0], rel=1e-9)
+    assert reference["bone_length_consistency"][0] > 1.0  # per-frame betas stretch the bones
+    assert ours["bone_length_consistency"].raw.item() == pytest.approx(reference["bone_length_consistency"][0], rel=1e-9)
+    found = agreement(ours, reference)
+    for key in ("range_of_motion", "newtonian_plausibility", "artifact_rate", "self_penetration"):
+        assert found[key]["frames_equal"], (key, found[key])
+        assert 0 < found[key]["flagged"] < agreement_clip["body_pose"].shape[0], key  # both verdicts occur
+    assert found["self_penetration"]["face_pairs_equal"]
+    assert found["self_penetration"]["max_depth_difference_mm"] < 1e-3  # 1 um
+    assert reference["self_penetration_candidates"] > 0
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_reference_joint_verdicts_equal_the_projects_on_every_category(category, default_body):
+    # Range of motion and Newtonian plausibility (running-quantile ground, supports, rest, stance
+    # sliding) frame by frame, on clips long enough for the ground's window and the rests.
+    from humanscore_torch.bench.reference import ReferenceBatch, ReferenceTables, agreement, run_reference
+
+    clips = bench_clips(2, 90, category=category)
+    tables = ReferenceTables.build(default_body)
+    metrics = {k: available_metrics()[k] for k in ("range_of_motion", "newtonian_plausibility")}
+    ours = score_batch(MotionBatch.from_sequences(clips), default_body, metrics)
+    for key in metrics:
+        found = agreement({key: ours[key]}, run_reference(tables, ReferenceBatch.from_clips(clips), key))[key]
+        assert found["frames_equal"], (category, key, found)
+
+
+def test_reference_triangle_test_matches_the_project():
+    from humanscore_torch.bench.reference import triangles_intersect
+    from humanscore_torch.functional.self_penetration import triangles_intersect as project_test
+
+    g = torch.Generator().manual_seed(3)
+    first, second = torch.rand(2000, 3, 3, generator=g, dtype=torch.float64), torch.rand(2000, 3, 3, generator=g, dtype=torch.float64)
+    mine = project_test(first, second).numpy()
     assert 0 < mine.sum() < len(mine)
+    assert np.array_equal(triangles_intersect(first.numpy(), second.numpy()), mine)
+
+
+def _in_process(case, timeout_s=0):
+    # Every measurement in this process (a fresh one each is what the command does; one such
+    # run is checked below).
+    return measure_case(case)
 
 
 def test_bench_command_writes_the_spec_keys_per_metric_and_suite(tmp_path, monkeypatch):
-    # Every measurement in this process (a fresh one each is what the command does; one such
-    # run is checked below), at tiny sizes.
-    monkeypatch.setattr(runner, "run_worker", lambda case, threads=1, timeout_s=0: measure_case(dict(case, threads=threads)))
+    pytest.importorskip("igl", reason="the reference uses libigl")
+    monkeypatch.setattr(runner, "run_worker", _in_process)
     out = tmp_path / "bench.json"
-    code = main(["bench", "--batch-sizes", "1", "2", "--frames", "6", "--repeats", "1", "--device", "cpu",
-                 "--clip-counts", "3", "--clip-count-frames", "6", "--clip-lengths", "8", "--json", str(out)])
+    code = main(["bench", "--batch-sizes", "1", "2", "--frames", "6", "--repeats", "2", "--device", "cpu",
+                 "--categories", "natural", "contact", "--category-sizes", "contact=1x5", "--suite-cases", "1x7",
+                 "--threads", "1", "--clip-counts", "3", "--clip-count-frames", "6", "--clip-lengths", "8",
+                 "--json", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     for key in METRIC_KEYS + ("suite",):
@@ -75,10 +105,30 @@ def test_bench_command_writes_the_spec_keys_per_metric_and_suite(tmp_path, monke
         assert all(result[key][k] > 0 for k in SPEC_KEYS), key
         assert result[key]["speedup_vs_reference"] == pytest.approx(
             result[key]["frames_per_second"] / result[key]["reference_frames_per_second"])
-        assert {(c["batch_size"], c["frames"]) for c in result[key]["cases"]} == {(1, 6), (2, 6)}
+        natural = {(c["batch_size"], c["frames"]) for c in result[key]["cases"] if c["category"] == "natural"}
+        assert natural == ({(1, 6), (2, 6), (1, 7)} if key == "suite" else {(1, 6), (2, 6)})
+        for case in result[key]["cases"]:
+            assert len(case["speedup_by_round"]) == case["runs"] == 2
+            for metric, found in case["agreement"].items():  # the reference computes the project's numbers
+                assert found.get("frames_equal", True) and found.get("face_pairs_equal", True), (key, metric, found)
+    assert set(result["categories"]) == {"natural", "contact"}
+    assert set(result["categories"]["contact"]) == {"self_penetration", "suite"}
+    contact = result["categories"]["contact"]["suite"]["threads_1"]
+    assert (contact["batch_size"], contact["frames"]) == (1, 5) and SPEC_KEYS <= set(contact)
     assert [c["clips"] for c in result["scaling"]["clip_count"]] == [3]
     assert result["scaling"]["clip_count"][0]["records"] == 3
     assert [c["frames"] for c in result["scaling"]["clip_length"]] == [8]
+
+
+def test_contact_clips_have_self_contact_and_natural_clips_little():
+    pytest.importorskip("igl", reason="the reference uses libigl")
+    from humanscore_torch.bench.reference import ReferenceBatch, ReferenceTables, run_reference
+    from humanscore_torch.body.model import BodyModel
+
+    tables = ReferenceTables.build(BodyModel.default())
+    pairs = {c: run_reference(tables, ReferenceBatch.from_clips(bench_clips(1, 4, category=c)), "self_penetration")
+             ["self_penetration_candidates"] / 4 for c in ("natural", "contact")}
+    assert pairs["contact"] >= 100 > pairs["natural"], pairs
 
 
 def test_worker_measures_in_a_fresh_process():
@@ -147,13 +197,14 @@ def test_score_sequences_keeps_nothing_from_earlier_batches(default_body, monkey
 def test_bench_compile_records_compiled_figures_next_to_eager(tmp_path, monkeypatch):
     # Real torch.compile tracing (graph breaks and all), with the "eager" backend so that no code
     # is generated: the plumbing and the JSON, not the speed.
-    monkeypatch.setattr(runner, "run_worker", lambda case, threads=1, timeout_s=0: measure_case(dict(case, threads=threads)))
+    monkeypatch.setattr(runner, "run_worker", _in_process)
     compile_ = torch.compile
     monkeypatch.setattr(torch, "compile", lambda fn=None, **kw: compile_(fn, **dict(kw, backend="eager")))
     out = tmp_path / "bench.json"
     try:
         code = main(["bench", "--metrics", "jerk", "--batch-sizes", "2", "--frames", "6", "--repeats", "1",
-                     "--device", "cpu", "--no-reference", "--clip-counts", "--clip-lengths", "--compile",
+                     "--device", "cpu", "--no-reference", "--categories", "natural", "--suite-cases", "--threads", "1",
+                     "--clip-counts", "--clip-lengths", "--compile",
                      "--json", str(out)])
     finally:
         torch._dynamo.reset()

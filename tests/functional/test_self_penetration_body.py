@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from humanscore_torch.bench.poses import POSE_KINDS, benchmark_poses
-from humanscore_torch.bench.reference import reference_pairs
 from humanscore_torch.body import BodyModel
 from humanscore_torch.body.files import DEFAULT_BODY_PATH
-from humanscore_torch.body.parts import part_structure
+from humanscore_torch.body.parts import PartStructure, part_structure
 from humanscore_torch.body.skeleton import JOINT_INDEX, PARENTS
 from humanscore_torch.config import load_config
 from humanscore_torch.motion import MotionBatch
@@ -58,6 +57,21 @@ def arm_into_torso(size: torch.Tensor, start: float = 0.8) -> torch.Tensor:
     body_pose[:, JOINT_INDEX["left_shoulder"] - 1] = rotmat_to_rotvec(hang @ twist)
     body_pose[:, JOINT_INDEX["left_elbow"] - 1, 1] = -math.pi / 2
     return body_pose
+
+
+def reference_pairs(vertices: np.ndarray, structure: PartStructure) -> set:
+    """Intersecting face pairs (i < j) of parts that may not touch in one mesh, by libigl's
+    CGAL-based exact self-intersection detection, excluding pairs with a face the library
+    marks degenerate (it reports such a face paired with itself)."""
+    from igl.copyleft.cgal import remesh_self_intersections
+
+    faces = structure.faces.numpy()
+    found = remesh_self_intersections(np.ascontiguousarray(vertices, dtype=np.float64), faces,
+                                      detect_only=True, cutoff=2**31 - 1)[2]
+    degenerate = {i for i, j in found.tolist() if i == j}
+    parts, may_touch = structure.face_parts.numpy(), structure.may_touch.numpy()
+    return {(min(i, j), max(i, j)) for i, j in found.tolist()
+            if i != j and i not in degenerate and j not in degenerate and not may_touch[parts[i], parts[j]]}
 
 
 def test_part_structure_of_the_body(body):
