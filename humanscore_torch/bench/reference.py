@@ -24,7 +24,10 @@ compute the same quantities:
   on frames with an intersection, libigl's fast winding number (Barill et al. 2018) of each
   part's vertices inside its overlap boxes with respect to the faces of every part it may not
   touch (summed over one tree per part), and libigl's AABB-tree
-  ``point_mesh_squared_distance`` of the inside ones to those faces for the depth.
+  ``point_mesh_squared_distance`` of the inside ones to those faces for the depth; a frame
+  penetrates when a vertex sinks deeper than the allowance of its part and its nearest face's
+  part (the compressible share of the two parts' thicknesses, median distances from their
+  principal axes, never below the tolerance).
 
 Nothing is made slow on purpose; the only Python loops are over joints, window offsets,
 chunks of frames and, for penetration, (frame, part) pairs that actually intersect.
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -423,14 +426,31 @@ def _zone_vertices(vertices: np.ndarray, parts: Dict[str, np.ndarray], part: int
     return own[inside]
 
 
-def frame_depth_mm(vertices: np.ndarray, parts: Dict[str, np.ndarray]) -> float:
+def part_thickness_m(vertices: np.ndarray, parts: Dict[str, np.ndarray]) -> np.ndarray:
+    """(P,) radius of each part of one mesh (V, 3): the median distance of its vertices from
+    its principal axis (the largest eigenvector of its scatter matrix), as the project's
+    contact allowance defines it."""
+    thickness = np.zeros(len(parts["may_touch"]))
+    for part in range(len(thickness)):
+        points = vertices[parts["vertex_parts"] == part]
+        if len(points) < 3:
+            continue
+        centred = points - points.mean(0)
+        axis = np.linalg.eigh(centred.T @ centred)[1][:, -1]
+        thickness[part] = np.median(np.linalg.norm(centred - np.outer(centred @ axis, axis), axis=1))
+    return thickness
+
+
+def frame_depth_mm(vertices: np.ndarray, parts: Dict[str, np.ndarray], allowed_mm: np.ndarray) -> Tuple[float, bool]:
     """Deepest vertex inside a part its own part may not touch, in mm, of one mesh (V, 3) with
-    an intersection. Candidates: each part's vertices inside its box overlaps with parts it
-    may not touch. Winding numbers are sums over triangles, so a candidate's winding number
-    with respect to the faces of every part it may not touch is the sum of its winding numbers
-    with respect to each such part: one libigl fast-winding-number tree per part (small trees
-    build in a fraction of the time of one tree per candidate part's union of faces); inside
-    when above 1/2. Depth: the smallest libigl AABB distance to those parts' faces."""
+    an intersection, and whether a vertex sinks deeper than ``allowed_mm`` (P, P) for its part
+    and the part of its nearest face. Candidates: each part's vertices inside its box overlaps
+    with parts it may not touch. Winding numbers are sums over triangles, so a candidate's
+    winding number with respect to the faces of every part it may not touch is the sum of its
+    winding numbers with respect to each such part: one libigl fast-winding-number tree per
+    part (small trees build in a fraction of the time of one tree per candidate part's union of
+    faces); inside when above 1/2. Depth: the smallest libigl AABB distance to those parts'
+    faces."""
     import igl
 
     tri = vertices[parts["faces"]]
@@ -440,7 +460,7 @@ def frame_depth_mm(vertices: np.ndarray, parts: Dict[str, np.ndarray]) -> float:
     owner = np.concatenate([np.full(len(q), p) for p, q in enumerate(query)])
     points = vertices[np.concatenate(query)]
     if not len(points):
-        return 0.0
+        return 0.0, False
     winding = np.zeros(len(points))
     for part, faces in enumerate(parts["part_faces"]):
         rows = np.nonzero(~may_touch[owner, part])[0]
@@ -450,13 +470,17 @@ def frame_depth_mm(vertices: np.ndarray, parts: Dict[str, np.ndarray]) -> float:
             winding[rows] += tree.winding_number(points[rows])
     inside = np.abs(winding) > 0.5
     if not inside.any():
-        return 0.0
-    nearest = np.full(len(points), np.inf)
+        return 0.0, False
+    nearest, nearest_part = np.full(len(points), np.inf), np.full(len(points), -1)
     for part, faces in enumerate(parts["part_faces"]):
         rows = np.nonzero(inside & ~may_touch[owner, part])[0]
         if len(rows):
-            nearest[rows] = np.minimum(nearest[rows], igl.point_mesh_squared_distance(points[rows], vertices, faces)[0])
-    return 1000.0 * float(np.sqrt(nearest[inside].max()))
+            distance = igl.point_mesh_squared_distance(points[rows], vertices, faces)[0]
+            closer = distance < nearest[rows]
+            nearest[rows[closer]], nearest_part[rows[closer]] = distance[closer], part
+    depth = 1000.0 * np.sqrt(nearest[inside])
+    beyond = depth > allowed_mm[owner[inside], nearest_part[inside]]
+    return float(depth.max()), bool(beyond.any())
 
 
 def penetration_depths_mm(tables: ReferenceTables, vertices: np.ndarray) -> Dict[str, np.ndarray]:
@@ -464,15 +488,21 @@ def penetration_depths_mm(tables: ReferenceTables, vertices: np.ndarray) -> Dict
     without an intersection), ``num_face_pairs`` (N,) intersecting pairs, ``num_candidates``
     (N chunks summed, one number) candidate pairs of the exact test."""
     parts = tables.parts
+    config = tables.configs["self_penetration"]
+    tolerance = float(config["detection"]["depth_tolerance_mm"])
+    share = float(config["allowance"]["compressible_share"])
     depth, pairs, candidates = np.zeros(len(vertices)), np.zeros(len(vertices), dtype=np.int64), 0
+    penetrating = np.zeros(len(vertices), dtype=bool)
     for lo in range(0, len(vertices), _CHUNK_FRAMES):
         chunk = vertices[lo:lo + _CHUNK_FRAMES]
         frame, _, _, tested = intersecting_pairs(chunk, parts)
         candidates += tested
         pairs[lo:lo + len(chunk)] = np.bincount(frame, minlength=len(chunk))
         for t in np.unique(frame):
-            depth[lo + t] = frame_depth_mm(chunk[t], parts)
-    return {"depth_mm": depth, "num_face_pairs": pairs, "num_candidates": candidates}
+            thickness_mm = 1000.0 * part_thickness_m(chunk[t], parts)
+            allowed = np.maximum(share * (thickness_mm[:, None] + thickness_mm[None, :]), tolerance)
+            depth[lo + t], penetrating[lo + t] = frame_depth_mm(chunk[t], parts, allowed)
+    return {"depth_mm": depth, "penetrating": penetrating, "num_face_pairs": pairs, "num_candidates": candidates}
 
 
 # ---------------------------------------------------------------------------------- a batch
@@ -547,11 +577,10 @@ def run_reference(tables: ReferenceTables, batch: ReferenceBatch, key: str) -> D
         out["artifact_rate_frames"] = artifact_frames(tables, batch.detections)
     if "self_penetration" in keys:
         found = penetration_depths_mm(tables, vertices)
-        tolerance = float(tables.configs["self_penetration"]["detection"]["depth_tolerance_mm"])
         out["self_penetration_depth_mm"] = found["depth_mm"].reshape(b, t)
         out["self_penetration_face_pairs"] = found["num_face_pairs"].reshape(b, t)
         out["self_penetration_candidates"] = found["num_candidates"]
-        out["self_penetration_frames"] = out["self_penetration_depth_mm"] > tolerance
+        out["self_penetration_frames"] = found["penetrating"].reshape(b, t)
     for k in ("range_of_motion", "newtonian_plausibility", "artifact_rate", "self_penetration"):
         if f"{k}_frames" in out:
             out[k] = out[f"{k}_frames"].mean(1)
