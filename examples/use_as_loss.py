@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clip", default="walk", choices=synthetic.CLIP_NAMES)
     parser.add_argument("--defect", default="arm_through_torso", choices=POSE_DEFECTS)
-    parser.add_argument("--size", type=float, default=0.06, help="defect size (units: synthetic.defects docstring)")
+    parser.add_argument("--size", type=float, default=0.12, help="defect size (units: synthetic.defects docstring; an arm sweep of 0.12 m sinks past the contact allowance)")
     parser.add_argument("--jitter", type=float, default=0.002, help="root translation noise sigma (m)")
     parser.add_argument("--frames", type=int, default=60, help="frames kept around the defect")
     parser.add_argument("--steps", type=int, default=40)
