@@ -1,4 +1,5 @@
-"""One PNG of each report plot kind for the docs, from three synthetic "models".
+"""The docs' figures: one PNG of each report plot kind, from three synthetic "models", and the
+default body at rest and walking.
 
     python tools/make_docs_figures.py docs/
 
@@ -6,7 +7,9 @@ writes clips of three models (``clean``: the clean synthetic clips; ``jittery``:
 with the jitter defect; ``broken``: a mix of the other defects) into a temporary folder, runs
 ``humanscore evaluate --group-by model`` on it and copies one plot of each kind to
 ``docs/report_radar.png``, ``docs/report_bars.png``, ``docs/report_timeline.png`` and
-``docs/report_worst_frame.png``. The clips: :mod:`humanscore_torch.synthetic.three_models`.
+``docs/report_worst_frame.png``, and the default body to ``docs/default_body_rest.png`` and
+``docs/default_body_walk.png`` (:func:`humanscore_torch.report.body_figures.write_body_figures`).
+The clips: :mod:`humanscore_torch.synthetic.three_models`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from humanscore_torch.cli import main as humanscore
+from humanscore_torch.report.body_figures import write_body_figures
 from humanscore_torch.synthetic.three_models import three_model_clips
 
 
@@ -51,12 +55,12 @@ def write_docs_figures(out_dir: Path, count: int = 18, seconds: Optional[float] 
 
 
 def main(argv=None) -> int:
-    """Command line: write the docs' report figures into ``out_dir`` (default ``docs/``),
+    """Command line: write the docs' figures into ``out_dir`` (default ``docs/``),
     print their paths and return the exit code 0."""
-    parser = argparse.ArgumentParser(description="Write one PNG of each report plot kind (docs figures).")
+    parser = argparse.ArgumentParser(description="Write the docs' figures (report plot kinds, default body).")
     parser.add_argument("out_dir", type=Path, nargs="?", default=Path("docs"), help="output folder (default docs/)")
     args = parser.parse_args(argv)
-    for path in write_docs_figures(args.out_dir):
+    for path in write_docs_figures(args.out_dir) + write_body_figures(args.out_dir):
         print(path)
     return 0
 

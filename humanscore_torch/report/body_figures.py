@@ -1,5 +1,5 @@
 """Figures of the embedded default body: at rest and in a mid-stride walking pose (front and
-side views in one image each, joints marked); ``tools/make_body_figures.py`` writes them to docs/.
+side views in one image each, joints marked); ``tools/make_docs_figures.py`` writes them to docs/.
 """
 
 from __future__ import annotations
