@@ -14,6 +14,7 @@ fair reference; the JSON records the kernel each measurement ran (threadpoolctl)
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shlex
 import sys
@@ -86,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.report import table
     from ..bench.runner import BENCH_KEYS, run_bench
 
+    # threadpoolctl sets the BLAS threads of every case; libigl is the reference's mesh library.
+    needed = ["threadpoolctl"] + ([] if args.no_reference else ["igl"])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise HumanScoreError(f"humanscore bench needs {', '.join(missing)}: pip install 'humanscore_torch[bench]'")
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     for device in devices:
         if torch.device(device).type == "cuda" and not torch.cuda.is_available():

@@ -215,3 +215,12 @@ def test_bench_compile_records_compiled_figures_next_to_eager(tmp_path, monkeypa
     assert "error" not in compiled, compiled
     assert compiled["frames_per_second"] > 0 and compiled["compile_seconds"] > 0
     assert compiled["speedup_vs_eager"] == pytest.approx(compiled["frames_per_second"] / compiled["eager_frames_per_second"])
+
+
+def test_bench_without_its_extra_says_what_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "igl" else real(name, *a))
+    assert main(["bench", "--metrics", "jerk", "--frames", "6", "--batch-sizes", "1"]) == 2
+    assert "pip install 'humanscore_torch[bench]'" in capsys.readouterr().err
