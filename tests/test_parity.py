@@ -59,9 +59,10 @@ def test_every_clean_clip(name, default_body, collection):
     _assert_parity(synthetic.clean_clip(name), default_body, collection)
 
 
-@pytest.mark.parametrize("defect", sorted(synthetic.DEFECT_SIZES))
-def test_every_defect_clip_at_its_largest_size(defect, default_body, collection):
-    clip = synthetic.defect_clip(synthetic.DEFECT_BASE_CLIPS[defect], defect, synthetic.DEFECT_SIZES[defect][-1])
+@pytest.mark.parametrize("defect, size", [(d, size) for d in sorted(synthetic.DEFECT_SIZES)
+                                           for size in synthetic.DEFECT_SIZES[d]])
+def test_every_defect_clip_at_every_size(defect, size, default_body, collection):
+    clip = synthetic.defect_clip(synthetic.DEFECT_BASE_CLIPS[defect], defect, size)
     _assert_parity(clip, default_body, collection)
 
 
