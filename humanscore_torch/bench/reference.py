@@ -94,17 +94,6 @@ class ReferenceTables:
 
 
 # ---------------------------------------------------------------------------------- body
-def rodrigues(rotvec: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
-    theta = np.linalg.norm(rotvec, axis=-1, keepdims=True)
-    axis = rotvec / np.where(theta > 1e-12, theta, 1.0)
-    x, y, z = np.moveaxis(axis, -1, 0)
-    zero = np.zeros_like(x)
-    skew = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*x.shape, 3, 3)
-    s, c = np.sin(theta)[..., None], np.cos(theta)[..., None]
-    return np.eye(3) + s * skew + (1 - c) * skew @ skew
-
-
 def _coefficients(tables: ReferenceTables, betas: np.ndarray) -> np.ndarray:
     """(..., K') betas -> (..., K) the body's shape coefficients (cut or zero-padded)."""
     k = tables.body["shapedirs"].shape[-1]
@@ -126,7 +115,7 @@ def pose(tables: ReferenceTables, global_orient: np.ndarray, body_pose: np.ndarr
     b = tables.body
     frames = len(body_pose)
     coefficients = _coefficients(tables, betas)
-    local = rodrigues(np.concatenate([global_orient[:, None], body_pose], 1))  # (N, 24, 3, 3)
+    local = reference_rom.rodrigues(np.concatenate([global_orient[:, None], body_pose], 1))  # (N, 24, 3, 3)
     rest_joints = b["joint_template"] + np.einsum("nk,jck->njc", coefficients, b["joint_dirs"])
     world_rot, world_pos = np.empty_like(local), np.empty_like(rest_joints)
     for j, p in enumerate(b["parents"]):

@@ -43,7 +43,8 @@ def _rotation(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * skew + (1 - c) * skew @ skew
 
 
-def _rotvec_matrix(rotvec: np.ndarray) -> np.ndarray:
+def rodrigues(rotvec: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
     theta = np.linalg.norm(rotvec, axis=-1)
     return _rotation(rotvec / np.where(theta > 1e-12, theta, 1.0)[..., None], theta)
 
@@ -146,7 +147,7 @@ def range_of_motion_frames(m: Dict[str, np.ndarray], config: Mapping[str, Any], 
         global_orient: (N, 3) and body_pose (N, 23, 3) axis-angle.
     """
     frames = len(body_pose)
-    local = _rotvec_matrix(np.concatenate([global_orient[:, None], body_pose], 1))
+    local = rodrigues(np.concatenate([global_orient[:, None], body_pose], 1))
     local = np.concatenate([local, np.broadcast_to(np.eye(3), (frames, 1, 3, 3))], 1)  # index 24: identity
     chain = local[:, m["chain"]]  # (N, S, 3, 3, 3)
     smpl_relative = chain[:, :, 0] @ chain[:, :, 1] @ chain[:, :, 2]
