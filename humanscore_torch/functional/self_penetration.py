@@ -187,9 +187,13 @@ def _self_penetration_update(
     faces_involved.index_add_(0, seq * n_faces + hits.face_b, ones)
     frame_depth = frame_depth.reshape(b, t)
     # Contact is not penetration: each part pair is judged against the depth soft tissue allows.
+    # The allowance is never below the tolerance, so only frames with a pair deeper than the
+    # tolerance can change their verdict: the part thicknesses are measured on those alone.
+    pair_depth_frames = pair_depth.reshape(b * t, num_parts, num_parts)
+    deep = (pair_depth_frames > tolerance).flatten(1).any(1).nonzero().squeeze(1)
     allowed = flat.new_full((b * t, num_parts, num_parts), tolerance)
-    allowed[valid] = allowed_depth_mm(flat, structure, _config(config))
-    pair_beyond = pair_depth.reshape(b * t, num_parts, num_parts) > allowed
+    allowed[deep] = allowed_depth_mm(vertices.detach().reshape(b * t, n_verts, 3)[deep], structure, _config(config))
+    pair_beyond = pair_depth_frames > allowed
     penetrating = mask & pair_beyond.flatten(1).any(1).reshape(b, t)
     return {
         "depth_mm": frame_depth,
